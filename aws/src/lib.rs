@@ -1,0 +1,15 @@
+//! AWS access shared by the tgbind provider and controller: one way to build configuration from
+//! the standard chain, one retry policy, and one classification of ELBv2 errors.
+
+mod config;
+mod errors;
+
+pub use config::{load_sdk_config, AssumeRole, AwsSettings, RETRY_MAX_ATTEMPTS};
+pub use errors::{classify, error_code, error_message, ErrorKind};
+
+pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+
+/// An ELBv2 client for a loaded configuration.
+pub fn elbv2_client(config: &aws_types::SdkConfig) -> elbv2::Client {
+    elbv2::Client::new(config)
+}

@@ -1,0 +1,20 @@
+//! Compiles the vendored plugin protocol definitions. `protox` parses them in Rust, so the build
+//! needs no system `protoc`.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = "../proto";
+    let files = [
+        "tfplugin6/tfplugin6.proto",
+        "plugin/grpc_controller.proto",
+        "plugin/grpc_stdio.proto",
+        "plugin/grpc_broker.proto",
+    ];
+    let descriptors = protox::compile(files, [proto_root])?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        // Unimplemented RPCs (state storage, ephemeral resources, functions) answer UNIMPLEMENTED.
+        .generate_default_stubs(true)
+        .compile_fds(descriptors)?;
+    println!("cargo:rerun-if-changed={proto_root}");
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! A small provider framework on the plugin protocol: schemas, validation, planning and the gRPC
+//! service. Resources implement [`Resource`]; they see [`Value`](crate::tfvalue::Value)s and
+//! [`Diagnostics`], never protocol messages.
+
+mod convert;
+mod diag;
+pub mod plan;
+mod resource;
+pub mod schema;
+mod server;
+pub mod validators;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use resource::{DataSource, ProviderDefinition, Resource};
+pub use schema::{Attribute, Block, NestedBlock, Schema};
+pub use server::ProviderService;

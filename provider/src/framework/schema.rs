@@ -1,0 +1,278 @@
+//! The schema builder. A resource declares its attributes and blocks once; the framework derives
+//! the wire schema, the value type used for decoding, validation and planning from it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::Diagnostics;
+use crate::tfvalue::{AttributePath, Type, Value};
+
+/// Checks one known, non-null attribute value and reports problems at its path.
+pub type Validator = Arc<dyn Fn(&Value, &AttributePath, &mut Diagnostics) + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Required,
+    Optional,
+    /// Set by the provider only.
+    Computed,
+    /// Set by the user, or by the provider when the user leaves it out.
+    OptionalComputed,
+}
+
+#[derive(Clone)]
+pub struct Attribute {
+    pub name: String,
+    pub ty: Type,
+    pub presence: Presence,
+    pub sensitive: bool,
+    pub description: String,
+    /// A change to this attribute replaces the remote object.
+    pub requires_replace: bool,
+    /// Planned when the configuration leaves the attribute out.
+    pub default: Option<Value>,
+    pub validators: Vec<Validator>,
+}
+
+impl std::fmt::Debug for Attribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attribute")
+            .field("name", &self.name)
+            .field("ty", &self.ty)
+            .field("presence", &self.presence)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Attribute {
+    pub fn new(name: &str, ty: Type) -> Self {
+        Self {
+            name: name.to_string(),
+            ty,
+            presence: Presence::Optional,
+            sensitive: false,
+            description: String::new(),
+            requires_replace: false,
+            default: None,
+            validators: Vec::new(),
+        }
+    }
+    pub fn string(name: &str) -> Self {
+        Self::new(name, Type::String)
+    }
+    pub fn number(name: &str) -> Self {
+        Self::new(name, Type::Number)
+    }
+    pub fn bool(name: &str) -> Self {
+        Self::new(name, Type::Bool)
+    }
+    pub fn string_map(name: &str) -> Self {
+        Self::new(name, Type::map(Type::String))
+    }
+    pub fn string_list(name: &str) -> Self {
+        Self::new(name, Type::list(Type::String))
+    }
+    pub fn string_set(name: &str) -> Self {
+        Self::new(name, Type::set(Type::String))
+    }
+
+    pub fn required(mut self) -> Self {
+        self.presence = Presence::Required;
+        self
+    }
+    pub fn optional(mut self) -> Self {
+        self.presence = Presence::Optional;
+        self
+    }
+    pub fn computed(mut self) -> Self {
+        self.presence = Presence::Computed;
+        self
+    }
+    pub fn optional_computed(mut self) -> Self {
+        self.presence = Presence::OptionalComputed;
+        self
+    }
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+    pub fn description(mut self, markdown: &str) -> Self {
+        self.description = markdown.to_string();
+        self
+    }
+    pub fn requires_replace(mut self) -> Self {
+        self.requires_replace = true;
+        self
+    }
+    /// A default makes the attribute optional and computed: Terraform only accepts a planned value
+    /// that differs from the (null) configuration for computed attributes.
+    pub fn default(mut self, v: impl Into<Value>) -> Self {
+        self.default = Some(v.into());
+        self.presence = Presence::OptionalComputed;
+        self
+    }
+    pub fn validate(mut self, v: Validator) -> Self {
+        self.validators.push(v);
+        self
+    }
+
+    pub fn is_computed(&self) -> bool {
+        matches!(self.presence, Presence::Computed | Presence::OptionalComputed)
+    }
+    pub fn is_configurable(&self) -> bool {
+        !matches!(self.presence, Presence::Computed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nesting {
+    /// Zero or one block, as a list (`health_check[0]`): the form `aws_lb*` resources use.
+    List,
+    Set,
+}
+
+#[derive(Debug, Clone)]
+pub struct NestedBlock {
+    pub name: String,
+    pub nesting: Nesting,
+    pub min_items: i64,
+    pub max_items: i64,
+    pub block: Block,
+    pub requires_replace: bool,
+}
+
+impl NestedBlock {
+    pub fn list(name: &str, block: Block) -> Self {
+        Self {
+            name: name.to_string(),
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 0,
+            block,
+            requires_replace: false,
+        }
+    }
+    pub fn set(name: &str, block: Block) -> Self {
+        Self {
+            nesting: Nesting::Set,
+            ..Self::list(name, block)
+        }
+    }
+    pub fn max_items(mut self, n: i64) -> Self {
+        self.max_items = n;
+        self
+    }
+    pub fn min_items(mut self, n: i64) -> Self {
+        self.min_items = n;
+        self
+    }
+    pub fn requires_replace(mut self) -> Self {
+        self.requires_replace = true;
+        self
+    }
+    pub fn value_type(&self) -> Type {
+        match self.nesting {
+            Nesting::List => Type::list(self.block.value_type()),
+            Nesting::Set => Type::set(self.block.value_type()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Block {
+    pub attributes: Vec<Attribute>,
+    pub blocks: Vec<NestedBlock>,
+    pub description: String,
+}
+
+impl Block {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn description(mut self, markdown: &str) -> Self {
+        self.description = markdown.to_string();
+        self
+    }
+    pub fn attribute(mut self, a: Attribute) -> Self {
+        self.attributes.push(a);
+        self
+    }
+    pub fn block(mut self, b: NestedBlock) -> Self {
+        self.blocks.push(b);
+        self
+    }
+    pub fn attr(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// The object type of this block's values.
+    pub fn value_type(&self) -> Type {
+        let mut attrs: BTreeMap<String, Type> = self.attributes.iter().map(|a| (a.name.clone(), a.ty.clone())).collect();
+        for b in &self.blocks {
+            attrs.insert(b.name.clone(), b.value_type());
+        }
+        Type::Object(attrs)
+    }
+
+    /// Runs attribute validators and block item counts over a configuration value.
+    pub fn validate(&self, config: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+        for a in &self.attributes {
+            let v = config.get(&a.name);
+            let p = path.child(&a.name);
+            if !a.is_configurable() && !v.is_null() {
+                diags.error_at(
+                    &p,
+                    "Value for unconfigurable attribute",
+                    format!("`{}` is set by the provider and cannot be configured.", a.name),
+                );
+                continue;
+            }
+            if v.is_set() {
+                for check in &a.validators {
+                    check(v, &p, diags);
+                }
+            }
+        }
+        for b in &self.blocks {
+            let v = config.get(&b.name);
+            let p = path.child(&b.name);
+            if v.is_unknown() {
+                continue;
+            }
+            let n = v.elements().len() as i64;
+            if b.max_items > 0 && n > b.max_items {
+                diags.error_at(
+                    &p,
+                    "Too many blocks",
+                    format!("At most {} `{}` block(s) are allowed, found {n}.", b.max_items, b.name),
+                );
+            }
+            if n < b.min_items {
+                diags.error_at(
+                    &p,
+                    "Missing required block",
+                    format!("At least {} `{}` block(s) are required.", b.min_items, b.name),
+                );
+            }
+            for (i, item) in v.elements().iter().enumerate() {
+                b.block.validate(item, &p.index(i), diags);
+            }
+        }
+    }
+}
+
+/// A versioned schema of a resource, data source or the provider itself.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub version: i64,
+    pub block: Block,
+}
+
+impl Schema {
+    pub fn new(version: i64, block: Block) -> Self {
+        Self { version, block }
+    }
+    pub fn value_type(&self) -> Type {
+        self.block.value_type()
+    }
+}

@@ -1,0 +1,422 @@
+//! The tfplugin6 `Provider` service: decodes requests, calls the provider definition, resources
+//! and data sources, and encodes answers. Adding a resource never touches this file.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use super::convert::{decode_dynamic, diagnostics_to_proto, encode_dynamic, normalize_blocks, path_to_proto, schema_to_proto};
+use super::plan::plan_change;
+use super::resource::{DataSource, ProviderDefinition, Resource};
+use super::Diagnostics;
+use crate::proto::tfplugin6 as pb;
+use crate::tfvalue::{decode_json, Value};
+
+type ResourceMap<C> = BTreeMap<&'static str, Arc<dyn Resource<C>>>;
+type DataSourceMap<C> = BTreeMap<&'static str, Arc<dyn DataSource<C>>>;
+
+pub struct ProviderService<P: ProviderDefinition> {
+    definition: Arc<P>,
+    resources: ResourceMap<P::Context>,
+    data_sources: DataSourceMap<P::Context>,
+    context: tokio::sync::RwLock<Option<Arc<P::Context>>>,
+    /// Cancelled by StopProvider; a fresh token replaces it so the provider keeps serving.
+    stop: Mutex<CancellationToken>,
+    schema: OnceLock<pb::get_provider_schema::Response>,
+}
+
+impl<P: ProviderDefinition> ProviderService<P> {
+    pub fn new(definition: P) -> Self {
+        let resources = definition.resources().into_iter().map(|r| (r.type_name(), r)).collect();
+        let data_sources = definition.data_sources().into_iter().map(|d| (d.type_name(), d)).collect();
+        Self {
+            definition: Arc::new(definition),
+            resources,
+            data_sources,
+            context: tokio::sync::RwLock::new(None),
+            stop: Mutex::new(CancellationToken::new()),
+            schema: OnceLock::new(),
+        }
+    }
+
+    fn resource(&self, name: &str) -> Result<&Arc<dyn Resource<P::Context>>, Status> {
+        self.resources
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown resource type {name:?}")))
+    }
+    fn data_source(&self, name: &str) -> Result<&Arc<dyn DataSource<P::Context>>, Status> {
+        self.data_sources
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown data source {name:?}")))
+    }
+
+    async fn context(&self, diags: &mut Diagnostics) -> Option<Arc<P::Context>> {
+        let ctx = self.context.read().await.clone();
+        if ctx.is_none() {
+            diags.error(
+                "Provider not configured",
+                "Terraform called the provider before ConfigureProvider succeeded.",
+            );
+        }
+        ctx
+    }
+
+    /// Runs AWS work so that StopProvider can interrupt it.
+    async fn cancellable<T>(&self, diags: &mut Diagnostics, work: impl Future<Output = T>) -> Option<T> {
+        let token = self.stop.lock().expect("stop token lock").clone();
+        tokio::select! {
+            out = work => Some(out),
+            _ = token.cancelled() => {
+                diags.error("Operation cancelled", "Terraform asked the provider to stop (StopProvider); the operation was interrupted and may be incomplete.");
+                None
+            }
+        }
+    }
+
+    fn build_schema(&self) -> pb::get_provider_schema::Response {
+        pb::get_provider_schema::Response {
+            provider: Some(schema_to_proto(self.definition.schema())),
+            resource_schemas: self
+                .resources
+                .iter()
+                .map(|(n, r)| (n.to_string(), schema_to_proto(r.schema())))
+                .collect(),
+            data_source_schemas: self
+                .data_sources
+                .iter()
+                .map(|(n, d)| (n.to_string(), schema_to_proto(d.schema())))
+                .collect(),
+            server_capabilities: Some(pb::ServerCapabilities {
+                plan_destroy: false,
+                get_provider_schema_optional: false,
+                move_resource_state: false,
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P> {
+    async fn get_metadata(&self, _: Request<pb::get_metadata::Request>) -> Result<Response<pb::get_metadata::Response>, Status> {
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: self.build_schema().server_capabilities,
+            resources: self
+                .resources
+                .keys()
+                .map(|n| pb::get_metadata::ResourceMetadata { type_name: n.to_string() })
+                .collect(),
+            data_sources: self
+                .data_sources
+                .keys()
+                .map(|n| pb::get_metadata::DataSourceMetadata { type_name: n.to_string() })
+                .collect(),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        Ok(Response::new(self.schema.get_or_init(|| self.build_schema()).clone()))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn get_functions(&self, _: Request<pb::get_functions::Request>) -> Result<Response<pb::get_functions::Response>, Status> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        req: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        let req = req.into_inner();
+        let schema = self.definition.schema();
+        let mut diags = Diagnostics::new();
+        let config = decode_dynamic(req.config.as_ref(), &schema.value_type(), "provider configuration", &mut diags);
+        if !diags.has_errors() {
+            schema.block.validate(&config, &Default::default(), &mut diags);
+            self.definition.validate(&config, &mut diags);
+        }
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: diagnostics_to_proto(&diags),
+        }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        req: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.type_name)?;
+        let mut diags = Diagnostics::new();
+        let config = decode_dynamic(req.config.as_ref(), &resource.schema().value_type(), "configuration", &mut diags);
+        if !diags.has_errors() {
+            resource.schema().block.validate(&config, &Default::default(), &mut diags);
+            resource.validate(&config, &mut diags);
+        }
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: diagnostics_to_proto(&diags),
+        }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        req: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+        let req = req.into_inner();
+        let ds = self.data_source(&req.type_name)?;
+        let mut diags = Diagnostics::new();
+        let config = decode_dynamic(req.config.as_ref(), &ds.schema().value_type(), "configuration", &mut diags);
+        if !diags.has_errors() {
+            ds.schema().block.validate(&config, &Default::default(), &mut diags);
+            ds.validate(&config, &mut diags);
+        }
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: diagnostics_to_proto(&diags),
+        }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        req: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.type_name)?;
+        let ty = resource.schema().value_type();
+        let mut diags = Diagnostics::new();
+        let raw = req.raw_state.unwrap_or_default();
+        let mut state = Value::Null;
+        if !raw.flatmap.is_empty() && raw.json.is_empty() {
+            diags.error(
+                "Unsupported state format",
+                "This state was written in the pre-0.12 flatmap format, which this provider never wrote.",
+            );
+        } else if !raw.json.is_empty() {
+            match serde_json::from_slice::<serde_json::Value>(&raw.json) {
+                Ok(json) => {
+                    let upgraded = resource.upgrade_state(req.version, json, &mut diags);
+                    let bytes = serde_json::to_vec(&upgraded).unwrap_or_default();
+                    match decode_json(&bytes, &ty) {
+                        Ok(v) => state = v,
+                        Err(e) => diags.error("Stored state does not match the schema", e.to_string()),
+                    }
+                }
+                Err(e) => diags.error("Stored state is not valid JSON", e.to_string()),
+            }
+        }
+        normalize_blocks(&resource.schema().block, &mut state);
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state: Some(encode_dynamic(&state, &ty)),
+            diagnostics: diagnostics_to_proto(&diags),
+        }))
+    }
+
+    async fn configure_provider(
+        &self,
+        req: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        let req = req.into_inner();
+        let schema = self.definition.schema();
+        let mut diags = Diagnostics::new();
+        let config = decode_dynamic(req.config.as_ref(), &schema.value_type(), "provider configuration", &mut diags);
+        if !diags.has_errors() {
+            if let Some(ctx) = self.definition.configure(&config, &mut diags).await {
+                *self.context.write().await = Some(Arc::new(ctx));
+            }
+        }
+        Ok(Response::new(pb::configure_provider::Response {
+            diagnostics: diagnostics_to_proto(&diags),
+        }))
+    }
+
+    async fn read_resource(&self, req: Request<pb::read_resource::Request>) -> Result<Response<pb::read_resource::Response>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.type_name)?;
+        let ty = resource.schema().value_type();
+        let mut diags = Diagnostics::new();
+        let current = decode_dynamic(req.current_state.as_ref(), &ty, "state", &mut diags);
+        let mut new_state = current.clone();
+        if !diags.has_errors() && !current.is_null() {
+            if let Some(ctx) = self.context(&mut diags).await {
+                let mut read_diags = Diagnostics::new();
+                let read = self.cancellable(&mut diags, resource.read(&ctx, &current, &mut read_diags)).await;
+                let failed = read_diags.has_errors();
+                diags.extend(read_diags);
+                // On failure keep the state as it was: an error must never look like "gone".
+                if let (Some(v), false) = (read, failed) {
+                    new_state = v;
+                }
+            }
+        }
+        normalize_blocks(&resource.schema().block, &mut new_state);
+        Ok(Response::new(pb::read_resource::Response {
+            new_state: Some(encode_dynamic(&new_state, &ty)),
+            diagnostics: diagnostics_to_proto(&diags),
+            private: req.private,
+            ..Default::default()
+        }))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        req: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.type_name)?;
+        let schema = resource.schema();
+        let ty = schema.value_type();
+        let mut diags = Diagnostics::new();
+        let prior = decode_dynamic(req.prior_state.as_ref(), &ty, "prior state", &mut diags);
+        let proposed = decode_dynamic(req.proposed_new_state.as_ref(), &ty, "proposed state", &mut diags);
+        let config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
+        let mut response = pb::plan_resource_change::Response {
+            planned_state: Some(encode_dynamic(&proposed, &ty)),
+            planned_private: req.prior_private,
+            ..Default::default()
+        };
+        if !diags.has_errors() && !proposed.is_null() {
+            let mut plan = plan_change(&schema.block, &prior, &proposed, &config);
+            if let Some(ctx) = self.context(&mut diags).await {
+                resource.modify_plan(&ctx, &prior, &config, &mut plan.planned, &mut diags);
+            }
+            normalize_blocks(&schema.block, &mut plan.planned);
+            response.planned_state = Some(encode_dynamic(&plan.planned, &ty));
+            response.requires_replace = plan.requires_replace.iter().map(path_to_proto).collect();
+        }
+        response.diagnostics = diagnostics_to_proto(&diags);
+        Ok(Response::new(response))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        req: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.type_name)?;
+        let ty = resource.schema().value_type();
+        let mut diags = Diagnostics::new();
+        let prior = decode_dynamic(req.prior_state.as_ref(), &ty, "prior state", &mut diags);
+        let planned = decode_dynamic(req.planned_state.as_ref(), &ty, "planned state", &mut diags);
+        let config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
+        // Until the work finishes, the honest answer is "as before".
+        let mut new_state = prior.clone();
+        if !diags.has_errors() {
+            if let Some(ctx) = self.context(&mut diags).await {
+                let mut work_diags = Diagnostics::new();
+                let result = if planned.is_null() {
+                    self.cancellable(&mut diags, async {
+                        resource.delete(&ctx, &prior, &mut work_diags).await;
+                        if work_diags.has_errors() {
+                            prior.clone()
+                        } else {
+                            Value::Null
+                        }
+                    })
+                    .await
+                } else if prior.is_null() {
+                    self.cancellable(&mut diags, resource.create(&ctx, &planned, &config, &mut work_diags))
+                        .await
+                } else {
+                    self.cancellable(&mut diags, resource.update(&ctx, &prior, &planned, &config, &mut work_diags))
+                        .await
+                };
+                diags.extend(work_diags);
+                if let Some(v) = result {
+                    new_state = v;
+                }
+            }
+        }
+        normalize_blocks(&resource.schema().block, &mut new_state);
+        Ok(Response::new(pb::apply_resource_change::Response {
+            new_state: Some(encode_dynamic(&new_state, &ty)),
+            private: req.planned_private,
+            diagnostics: diagnostics_to_proto(&diags),
+            ..Default::default()
+        }))
+    }
+
+    async fn import_resource_state(
+        &self,
+        req: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.type_name)?;
+        let ty = resource.schema().value_type();
+        let mut diags = Diagnostics::new();
+        let mut imported = Vec::new();
+        if let Some(ctx) = self.context(&mut diags).await {
+            let mut work_diags = Diagnostics::new();
+            let state = self.cancellable(&mut diags, resource.import(&ctx, &req.id, &mut work_diags)).await;
+            let failed = work_diags.has_errors();
+            diags.extend(work_diags);
+            match state {
+                Some(Value::Null) if !failed => diags.error(
+                    "Cannot import non-existent remote object",
+                    format!("No {} with ID {:?} exists.", req.type_name, req.id),
+                ),
+                Some(mut state) if !failed => {
+                    normalize_blocks(&resource.schema().block, &mut state);
+                    imported.push(pb::import_resource_state::ImportedResource {
+                        type_name: req.type_name.clone(),
+                        state: Some(encode_dynamic(&state, &ty)),
+                        ..Default::default()
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(Response::new(pb::import_resource_state::Response {
+            imported_resources: imported,
+            diagnostics: diagnostics_to_proto(&diags),
+            ..Default::default()
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        req: Request<pb::read_data_source::Request>,
+    ) -> Result<Response<pb::read_data_source::Response>, Status> {
+        let req = req.into_inner();
+        let ds = self.data_source(&req.type_name)?;
+        let ty = ds.schema().value_type();
+        let mut diags = Diagnostics::new();
+        let config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
+        let mut state = config.clone();
+        if !diags.has_errors() {
+            if let Some(ctx) = self.context(&mut diags).await {
+                let mut read_diags = Diagnostics::new();
+                let read = self.cancellable(&mut diags, ds.read(&ctx, &config, &mut read_diags)).await;
+                let failed = read_diags.has_errors();
+                diags.extend(read_diags);
+                if let (Some(v), false) = (read, failed) {
+                    state = v;
+                }
+            }
+        }
+        normalize_blocks(&ds.schema().block, &mut state);
+        Ok(Response::new(pb::read_data_source::Response {
+            state: Some(encode_dynamic(&state, &ty)),
+            diagnostics: diagnostics_to_proto(&diags),
+            ..Default::default()
+        }))
+    }
+
+    async fn stop_provider(&self, _: Request<pb::stop_provider::Request>) -> Result<Response<pb::stop_provider::Response>, Status> {
+        let mut token = self.stop.lock().expect("stop token lock");
+        token.cancel();
+        *token = CancellationToken::new();
+        tracing::info!("StopProvider: in-flight operations cancelled");
+        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+    }
+}

@@ -1,0 +1,122 @@
+//! AutoMTLS. Terraform hands us its client certificate in `PLUGIN_CLIENT_CERT`; we make a
+//! throw-away server certificate, send it in the handshake line, and accept exactly that client
+//! certificate (pinned by DER). Terraform's certificate is ECDSA P-521 and marked as a CA, which
+//! webpki refuses as an end entity, so the pin replaces path validation while signatures are still
+//! checked with aws-lc-rs (ring cannot verify P-521).
+
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+
+pub struct ServerIdentity {
+    pub cert_der: CertificateDer<'static>,
+    pub key_der: PrivateKeyDer<'static>,
+}
+
+/// A fresh self-signed server certificate for `localhost` (the name go-plugin's client expects).
+pub fn generate_server_identity() -> anyhow::Result<ServerIdentity> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "tgbind");
+    // go-plugin's client puts this certificate in its root pool, so it signs itself as a CA.
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+        rcgen::KeyUsagePurpose::KeyCertSign,
+    ];
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = params.self_signed(&key)?;
+    Ok(ServerIdentity {
+        cert_der: cert.der().clone(),
+        key_der: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    })
+}
+
+/// Parses the PEM Terraform passes in `PLUGIN_CLIENT_CERT`.
+pub fn parse_client_cert(pem: &str) -> anyhow::Result<CertificateDer<'static>> {
+    let mut reader = pem.as_bytes();
+    let first = rustls_pemfile::certs(&mut reader).next();
+    match first {
+        Some(Ok(cert)) => Ok(cert),
+        Some(Err(e)) => Err(anyhow::anyhow!("PLUGIN_CLIENT_CERT is not a valid PEM certificate: {e}")),
+        None => Err(anyhow::anyhow!("PLUGIN_CLIENT_CERT holds no PEM certificate")),
+    }
+}
+
+/// Accepts one client certificate, byte for byte, and verifies the handshake signatures made with it.
+#[derive(Debug)]
+pub struct PinnedClientCert {
+    pinned: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for PinnedClientCert {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.pinned.as_ref() {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+}
+
+/// The server TLS configuration: our identity, the pinned client, HTTP/2 for gRPC.
+pub fn server_config(identity: &ServerIdentity, client_cert: CertificateDer<'static>) -> anyhow::Result<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(PinnedClientCert {
+        pinned: client_cert,
+        provider: provider.clone(),
+    });
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![identity.cert_der.clone()], identity.key_der.clone_key())?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
+}

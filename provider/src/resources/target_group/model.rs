@@ -1,0 +1,341 @@
+//! Pure decisions for target groups: cross-field validation, the attribute writes a plan needs,
+//! and the Terraform state that describes what AWS reports. No I/O here.
+
+use std::collections::BTreeMap;
+
+use crate::framework::Diagnostics;
+use crate::resources::arn::arn_suffix;
+use crate::resources::tags::tags_from_remote;
+use crate::tfvalue::{AttributePath, Value};
+
+const HTTP_PROTOCOLS: &[&str] = &["HTTP", "HTTPS"];
+const L4_PROTOCOLS: &[&str] = &["TCP", "TLS", "UDP", "TCP_UDP"];
+
+/// Rules across attributes, each reported at the attribute at fault. Unknown values pass.
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let at = AttributePath::attr;
+    let target_type = config.get("target_type").as_str().unwrap_or("instance");
+    let protocol = config.get("protocol").as_str();
+    let lambda = target_type == "lambda";
+
+    for name in ["port", "protocol", "vpc_id"] {
+        let v = config.get(name);
+        if lambda && v.is_set() {
+            diags.error_at(
+                &at(name),
+                "Argument not allowed for lambda targets",
+                format!("`{name}` must not be set when `target_type` is \"lambda\"."),
+            );
+        }
+        if !lambda && config.get("target_type").is_wholly_known() && v.is_null() {
+            diags.error_at(
+                &at(name),
+                "Missing required argument",
+                format!("`{name}` is required when `target_type` is {target_type:?}."),
+            );
+        }
+    }
+    if config.get("name").is_set() && config.get("name_prefix").is_set() {
+        diags.error_at(
+            &at("name_prefix"),
+            "Conflicting arguments",
+            "Set `name` or `name_prefix`, not both.",
+        );
+    }
+    let Some(protocol) = protocol else { return };
+    let is_http = HTTP_PROTOCOLS.contains(&protocol);
+    let is_l4 = L4_PROTOCOLS.contains(&protocol);
+
+    if config.get("protocol_version").is_set() && !is_http {
+        diags.error_at(
+            &at("protocol_version"),
+            "Argument not allowed for this protocol",
+            format!("`protocol_version` applies to HTTP and HTTPS groups, not {protocol}."),
+        );
+    }
+    if config.get("slow_start").as_i64().is_some_and(|n| n > 0) && !is_http {
+        diags.error_at(
+            &at("slow_start"),
+            "Argument not allowed for this protocol",
+            format!("`slow_start` applies to HTTP and HTTPS groups, not {protocol}."),
+        );
+    }
+    if config.get("load_balancing_algorithm_type").is_set() && !is_http {
+        diags.error_at(
+            &at("load_balancing_algorithm_type"),
+            "Argument not allowed for this protocol",
+            format!("`load_balancing_algorithm_type` applies to HTTP and HTTPS groups, not {protocol}."),
+        );
+    }
+    for name in ["preserve_client_ip", "proxy_protocol_v2"] {
+        let v = config.get(name);
+        let turned_on = v.as_bool() == Some(true) || (name == "preserve_client_ip" && v.is_set());
+        if turned_on && !is_l4 {
+            diags.error_at(
+                &at(name),
+                "Argument not allowed for this protocol",
+                format!("`{name}` applies to TCP, TLS, UDP and TCP_UDP groups, not {protocol}."),
+            );
+        }
+    }
+    if target_type == "alb" && protocol != "TCP" {
+        diags.error_at(
+            &at("protocol"),
+            "Invalid protocol for alb targets",
+            "A group with `target_type = \"alb\"` must use protocol TCP.",
+        );
+    }
+
+    let hc_path = at("health_check").index(0);
+    let hc = config.first_block("health_check");
+    if let Some(hc_protocol) = hc.get("protocol").as_str() {
+        if is_http && hc_protocol == "TCP" {
+            diags.error_at(
+                &hc_path.child("protocol"),
+                "Invalid health check protocol",
+                format!("{protocol} groups check health over HTTP or HTTPS, not TCP."),
+            );
+        }
+        if hc_protocol == "TCP" {
+            for name in ["path", "matcher"] {
+                if hc.get(name).is_set() {
+                    diags.error_at(
+                        &hc_path.child(name),
+                        "Argument not allowed for TCP health checks",
+                        format!("`{name}` applies to HTTP and HTTPS health checks only."),
+                    );
+                }
+            }
+        }
+    }
+    if let (Some(interval), Some(timeout)) = (hc.get("interval").as_i64(), hc.get("timeout").as_i64()) {
+        if timeout >= interval {
+            diags.error_at(
+                &hc_path.child("timeout"),
+                "Invalid health check timeout",
+                format!("The timeout ({timeout}s) must be shorter than the interval ({interval}s)."),
+            );
+        }
+    }
+
+    let st_path = at("stickiness").index(0);
+    let st = config.first_block("stickiness");
+    if let Some(kind) = st.get("type").as_str() {
+        let alb_kind = kind == "lb_cookie" || kind == "app_cookie";
+        if alb_kind && !is_http {
+            diags.error_at(
+                &st_path.child("type"),
+                "Invalid stickiness type",
+                format!("{kind:?} stickiness needs an HTTP or HTTPS group, not {protocol}."),
+            );
+        }
+        if !alb_kind && is_http {
+            diags.error_at(
+                &st_path.child("type"),
+                "Invalid stickiness type",
+                format!("{kind:?} stickiness is for network load balancers; {protocol} groups use lb_cookie or app_cookie."),
+            );
+        }
+        if kind == "app_cookie" && st.get("cookie_name").is_null() {
+            diags.error_at(
+                &st_path.child("cookie_name"),
+                "Missing cookie name",
+                "`app_cookie` stickiness needs `cookie_name`.",
+            );
+        }
+    }
+}
+
+/// Target group attributes (the ModifyTargetGroupAttributes keys) that describe `planned`.
+/// Attributes that do not apply to the group's protocol are left out: AWS refuses them.
+pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let protocol = planned.get("protocol").as_str().unwrap_or_default();
+    let lambda = planned.get("target_type").as_str() == Some("lambda");
+    let mut put = |k: &str, v: String| {
+        out.insert(k.to_string(), v);
+    };
+    if !lambda {
+        if let Some(n) = planned.get("deregistration_delay").as_i64() {
+            put("deregistration_delay.timeout_seconds", n.to_string());
+        }
+    }
+    if HTTP_PROTOCOLS.contains(&protocol) {
+        if let Some(n) = planned.get("slow_start").as_i64() {
+            put("slow_start.duration_seconds", n.to_string());
+        }
+        if let Some(s) = planned.get("load_balancing_algorithm_type").as_str() {
+            put("load_balancing.algorithm.type", s.to_string());
+        }
+    }
+    if L4_PROTOCOLS.contains(&protocol) {
+        if let Some(b) = planned.get("proxy_protocol_v2").as_bool() {
+            put("proxy_protocol_v2.enabled", b.to_string());
+        }
+        if let Some(b) = planned.get("preserve_client_ip").as_bool() {
+            put("preserve_client_ip.enabled", b.to_string());
+        }
+    }
+    let st = planned.first_block("stickiness");
+    if let Some(kind) = st.get("type").as_str() {
+        put("stickiness.enabled", st.get("enabled").as_bool().unwrap_or(true).to_string());
+        put("stickiness.type", kind.to_string());
+        if let Some(n) = st.get("cookie_duration").as_i64() {
+            let key = if kind == "app_cookie" {
+                "stickiness.app_cookie.duration_seconds"
+            } else {
+                "stickiness.lb_cookie.duration_seconds"
+            };
+            put(key, n.to_string());
+        }
+        if let Some(name) = st.get("cookie_name").as_str() {
+            put("stickiness.app_cookie.cookie_name", name.to_string());
+        }
+    } else if !lambda {
+        // No stickiness block: the group is not sticky.
+        put("stickiness.enabled", "false".to_string());
+    }
+    out
+}
+
+/// What AWS reports about a target group, in plain Rust (filled by the I/O layer).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteTargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub port: Option<i64>,
+    pub protocol: Option<String>,
+    pub protocol_version: Option<String>,
+    pub vpc_id: Option<String>,
+    pub target_type: Option<String>,
+    pub ip_address_type: Option<String>,
+    pub load_balancer_arns: Vec<String>,
+    pub health_check_enabled: Option<bool>,
+    pub health_check_path: Option<String>,
+    pub health_check_port: Option<String>,
+    pub health_check_protocol: Option<String>,
+    pub matcher: Option<String>,
+    pub interval: Option<i64>,
+    pub timeout: Option<i64>,
+    pub healthy_threshold: Option<i64>,
+    pub unhealthy_threshold: Option<i64>,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The state for a remote group. `prior` decides which optional blocks the user manages: a block the
+/// user never wrote stays absent (AWS always has a health check; showing it would be a perpetual
+/// diff). `importing` fills the health check so an import shows everything.
+pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags: &BTreeMap<String, String>, importing: bool) -> Value {
+    let attr = |k: &str| remote.attributes.get(k).cloned();
+    let attr_i64 = |k: &str| attr(k).and_then(|s| s.parse::<i64>().ok());
+    let attr_bool = |k: &str| attr(k).map(|s| s == "true");
+    let protocol = remote.protocol.as_deref().unwrap_or_default();
+    let is_http = HTTP_PROTOCOLS.contains(&protocol);
+    let is_l4 = L4_PROTOCOLS.contains(&protocol);
+
+    let health_check = if importing || !prior.get("health_check").elements().is_empty() {
+        vec![Value::object([
+            ("enabled", Value::opt_bool(remote.health_check_enabled.or(Some(true)))),
+            ("path", Value::opt_string(remote.health_check_path.clone())),
+            ("port", Value::opt_string(remote.health_check_port.clone())),
+            ("protocol", Value::opt_string(remote.health_check_protocol.clone())),
+            ("matcher", Value::opt_string(remote.matcher.clone())),
+            ("interval", Value::opt_i64(remote.interval)),
+            ("timeout", Value::opt_i64(remote.timeout)),
+            ("healthy_threshold", Value::opt_i64(remote.healthy_threshold)),
+            ("unhealthy_threshold", Value::opt_i64(remote.unhealthy_threshold)),
+        ])]
+    } else {
+        Vec::new()
+    };
+
+    let sticky_enabled = attr_bool("stickiness.enabled").unwrap_or(false);
+    let prior_sticky = prior.first_block("stickiness");
+    let stickiness = if prior_sticky.is_set() || (importing && sticky_enabled) {
+        let kind = attr("stickiness.type");
+        let duration_key = if kind.as_deref() == Some("app_cookie") {
+            "stickiness.app_cookie.duration_seconds"
+        } else {
+            "stickiness.lb_cookie.duration_seconds"
+        };
+        let cookie_name = if kind.as_deref() == Some("app_cookie") {
+            attr("stickiness.app_cookie.cookie_name")
+        } else {
+            None
+        };
+        vec![Value::object([
+            ("type", Value::opt_string(kind)),
+            ("enabled", Value::Bool(sticky_enabled)),
+            ("cookie_duration", Value::opt_i64(attr_i64(duration_key))),
+            (
+                "cookie_name",
+                cookie_name.map_or(prior_sticky.get("cookie_name").clone(), Value::String),
+            ),
+        ])]
+    } else {
+        Vec::new()
+    };
+
+    Value::object([
+        ("arn", Value::string(&remote.arn)),
+        ("id", Value::string(&remote.arn)),
+        ("arn_suffix", Value::string(arn_suffix(&remote.arn))),
+        ("name", Value::string(&remote.name)),
+        ("name_prefix", prior.get("name_prefix").clone()),
+        ("port", Value::opt_i64(remote.port)),
+        ("protocol", Value::opt_string(remote.protocol.clone())),
+        ("protocol_version", Value::opt_string(remote.protocol_version.clone())),
+        ("vpc_id", Value::opt_string(remote.vpc_id.clone())),
+        ("target_type", Value::opt_string(remote.target_type.clone())),
+        ("ip_address_type", Value::opt_string(remote.ip_address_type.clone())),
+        (
+            "deregistration_delay",
+            Value::opt_i64(attr_i64("deregistration_delay.timeout_seconds").or(Some(300))),
+        ),
+        (
+            "slow_start",
+            Value::int(if is_http {
+                attr_i64("slow_start.duration_seconds").unwrap_or(0)
+            } else {
+                0
+            }),
+        ),
+        (
+            "load_balancing_algorithm_type",
+            if is_http {
+                Value::opt_string(attr("load_balancing.algorithm.type"))
+            } else {
+                Value::Null
+            },
+        ),
+        (
+            "preserve_client_ip",
+            if is_l4 {
+                Value::opt_bool(attr_bool("preserve_client_ip.enabled"))
+            } else {
+                Value::Null
+            },
+        ),
+        (
+            "proxy_protocol_v2",
+            Value::Bool(is_l4 && attr_bool("proxy_protocol_v2.enabled").unwrap_or(false)),
+        ),
+        ("tags", tags_from_remote(&remote.tags, default_tags, prior.get("tags"))),
+        ("tags_all", Value::string_map(remote.tags.clone())),
+        ("load_balancer_arns", Value::string_set(remote.load_balancer_arns.clone())),
+        ("health_check", Value::List(health_check)),
+        ("stickiness", Value::List(stickiness)),
+    ])
+}
+
+/// Version 0 states (the `aws_lb_target_group` layout) kept `deregistration_delay` as a string.
+pub fn upgrade_v0(mut raw: serde_json::Value) -> serde_json::Value {
+    if let Some(obj) = raw.as_object_mut() {
+        if let Some(serde_json::Value::String(s)) = obj.get("deregistration_delay") {
+            let n = s.parse::<i64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
+            obj.insert("deregistration_delay".to_string(), n);
+        }
+    }
+    raw
+}

@@ -1,0 +1,123 @@
+use crate::framework::{validators as v, Attribute, Block, NestedBlock, Schema};
+
+/// Version 1 stores `deregistration_delay` as a number (version 0, like `aws_lb_target_group`,
+/// stored it as a string); see `upgrade_v0`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP", "GENEVE"];
+pub const TARGET_TYPES: &[&str] = &["instance", "ip", "lambda", "alb"];
+
+pub fn schema() -> Schema {
+    let health_check = Block::new()
+        .attribute(
+            Attribute::bool("enabled")
+                .default(true)
+                .description("Whether health checks run. Default `true`."),
+        )
+        .attribute(
+            Attribute::string("path")
+                .optional_computed()
+                .description("Destination of HTTP(S) health checks.")
+                .validate(v::matches(r"^/", "must start with /")),
+        )
+        .attribute(
+            Attribute::string("port")
+                .optional_computed()
+                .description("Port of health checks: a number or `traffic-port` (the default).")
+                .validate(v::matches(
+                    r"^(traffic-port|[1-9][0-9]{0,4})$",
+                    "must be `traffic-port` or a port number",
+                )),
+        )
+        .attribute(
+            Attribute::string("protocol")
+                .optional_computed()
+                .description("Protocol of health checks: HTTP, HTTPS or TCP.")
+                .validate(v::one_of(&["HTTP", "HTTPS", "TCP"])),
+        )
+        .attribute(
+            Attribute::string("matcher")
+                .optional_computed()
+                .description("Success codes, such as `200` or `200-299` (HTTP codes; gRPC codes for GRPC groups)."),
+        )
+        .attribute(
+            Attribute::number("interval")
+                .optional_computed()
+                .description("Seconds between checks, 5-300.")
+                .validate(v::int_between(5, 300)),
+        )
+        .attribute(
+            Attribute::number("timeout")
+                .optional_computed()
+                .description("Seconds without answer that fail a check, 2-120.")
+                .validate(v::int_between(2, 120)),
+        )
+        .attribute(
+            Attribute::number("healthy_threshold")
+                .optional_computed()
+                .description("Consecutive successes for healthy, 2-10.")
+                .validate(v::int_between(2, 10)),
+        )
+        .attribute(
+            Attribute::number("unhealthy_threshold")
+                .optional_computed()
+                .description("Consecutive failures for unhealthy, 2-10.")
+                .validate(v::int_between(2, 10)),
+        );
+
+    let stickiness = Block::new()
+        .attribute(
+            Attribute::string("type")
+                .required()
+                .description("`lb_cookie` or `app_cookie` (ALB), `source_ip`, `source_ip_dest_ip`, `source_ip_dest_ip_proto` (NLB/GWLB).")
+                .validate(v::one_of(&[
+                    "lb_cookie",
+                    "app_cookie",
+                    "source_ip",
+                    "source_ip_dest_ip",
+                    "source_ip_dest_ip_proto",
+                ])),
+        )
+        .attribute(
+            Attribute::bool("enabled")
+                .default(true)
+                .description("Whether stickiness is on. Default `true`."),
+        )
+        .attribute(
+            Attribute::number("cookie_duration")
+                .optional_computed()
+                .description("Seconds a cookie binds a client, 1-604800.")
+                .validate(v::int_between(1, 604_800)),
+        )
+        .attribute(Attribute::string("cookie_name").description("The application cookie, for `app_cookie`."));
+
+    let block = Block::new()
+        .description("A target group: where a load balancer's listener or rule sends traffic. Targets are registered by `tgbind-controller` (TargetGroupBinding) or any other client.")
+        .attribute(Attribute::string("arn").computed().description("ARN of the target group."))
+        .attribute(Attribute::string("id").computed().description("Same as `arn`."))
+        .attribute(Attribute::string("arn_suffix").computed().description("`targetgroup/<name>/<id>`, for CloudWatch metrics."))
+        .attribute(
+            Attribute::string("name").optional_computed().requires_replace()
+                .description("Name, unique per region and account: 1-32 letters, digits and hyphens, not starting or ending with a hyphen. Generated when neither `name` nor `name_prefix` is set.")
+                .validate(v::string_length(1, 32))
+                .validate(v::matches(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$", "only letters, digits and hyphens, not starting or ending with a hyphen")),
+        )
+        .attribute(Attribute::string("name_prefix").requires_replace().description("Creates a unique name beginning with this prefix (at most 6 characters).").validate(v::string_length(1, 6)).validate(v::matches(r"^[A-Za-z0-9][A-Za-z0-9-]*$", "only letters, digits and hyphens, not starting with a hyphen")))
+        .attribute(Attribute::number("port").requires_replace().description("Port targets receive traffic on (1-65535). Required unless `target_type` is `lambda`.").validate(v::int_between(1, 65535)))
+        .attribute(Attribute::string("protocol").requires_replace().description("HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP or GENEVE. Required unless `target_type` is `lambda`.").validate(v::one_of(PROTOCOLS)))
+        .attribute(Attribute::string("protocol_version").optional_computed().requires_replace().description("HTTP1 (default), HTTP2 or GRPC; HTTP and HTTPS groups only.").validate(v::one_of(&["HTTP1", "HTTP2", "GRPC"])))
+        .attribute(Attribute::string("vpc_id").requires_replace().description("VPC of the targets. Required unless `target_type` is `lambda`."))
+        .attribute(Attribute::string("target_type").default("instance").requires_replace().description("`instance` (default), `ip`, `lambda` or `alb`. TargetGroupBindings with `targetType: ip` need `ip`.").validate(v::one_of(TARGET_TYPES)))
+        .attribute(Attribute::string("ip_address_type").optional_computed().requires_replace().description("`ipv4` (default) or `ipv6`.").validate(v::one_of(&["ipv4", "ipv6"])))
+        .attribute(Attribute::number("deregistration_delay").default(300).description("Seconds to drain a deregistered target, 0-3600. Default 300.").validate(v::int_between(0, 3600)))
+        .attribute(Attribute::number("slow_start").default(0).description("Seconds of warm-up for new targets: 0 (off) or 30-900. HTTP and HTTPS groups only.").validate(v::zero_or_between(30, 900)))
+        .attribute(Attribute::string("load_balancing_algorithm_type").optional_computed().description("`round_robin`, `least_outstanding_requests` or `weighted_random`; HTTP and HTTPS groups only.").validate(v::one_of(&["round_robin", "least_outstanding_requests", "weighted_random"])))
+        .attribute(Attribute::bool("preserve_client_ip").optional_computed().description("Whether targets see the client's IP; TCP, TLS, UDP and TCP_UDP groups only."))
+        .attribute(Attribute::bool("proxy_protocol_v2").default(false).description("Whether to send the Proxy Protocol v2 header; TCP, TLS, UDP and TCP_UDP groups only. Default `false`."))
+        .attribute(Attribute::string_map("tags").description("Tags of the target group."))
+        .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
+        .attribute(Attribute::string_set("load_balancer_arns").computed().description("ARNs of the load balancers that route to this group."))
+        .block(NestedBlock::list("health_check", health_check).max_items(1))
+        .block(NestedBlock::list("stickiness", stickiness).max_items(1));
+    Schema::new(SCHEMA_VERSION, block)
+}

