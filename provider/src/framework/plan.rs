@@ -106,3 +106,124 @@ fn replace_paths(block: &Block, prior: &Value, planned: &Value, path: &Attribute
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::schema::{Attribute, NestedBlock};
+
+    fn block() -> Block {
+        Block::new()
+            .attribute(Attribute::string("arn").computed())
+            .attribute(Attribute::string("name").optional_computed().requires_replace())
+            .attribute(Attribute::number("port").requires_replace())
+            .attribute(Attribute::number("delay").default(300))
+            .attribute(Attribute::string("note"))
+            .block(
+                NestedBlock::list(
+                    "check",
+                    Block::new()
+                        .attribute(Attribute::string("path").optional_computed())
+                        .attribute(Attribute::number("interval").optional_computed()),
+                )
+                .max_items(1),
+            )
+    }
+
+    fn config(port: i64, note: Option<&str>, check_path: Option<&str>) -> Value {
+        Value::object([
+            ("arn", Value::Null),
+            ("name", Value::Null),
+            ("port", Value::int(port)),
+            ("delay", Value::Null),
+            ("note", Value::opt_string(note)),
+            (
+                "check",
+                Value::List(
+                    check_path
+                        .map(|p| Value::object([("path", Value::string(p)), ("interval", Value::Null)]))
+                        .into_iter()
+                        .collect(),
+                ),
+            ),
+        ])
+    }
+
+    #[test]
+    fn create_marks_computed_unknown_and_applies_defaults() {
+        let cfg = config(80, None, Some("/"));
+        let plan = plan_change(&block(), &Value::Null, &cfg, &cfg);
+        assert_eq!(plan.planned.get("arn"), &Value::Unknown);
+        assert_eq!(plan.planned.get("name"), &Value::Unknown);
+        assert_eq!(plan.planned.get("delay").as_i64(), Some(300));
+        assert_eq!(plan.planned.get("note"), &Value::Null, "optional, not computed: stays null");
+        assert_eq!(plan.planned.first_block("check").get("interval"), &Value::Unknown);
+        assert_eq!(plan.planned.first_block("check").get("path"), &Value::string("/"));
+        assert!(plan.requires_replace.is_empty());
+    }
+
+    fn applied(port: i64, note: Option<&str>) -> Value {
+        Value::object([
+            ("arn", Value::string("arn:1")),
+            ("name", Value::string("tf-1")),
+            ("port", Value::int(port)),
+            ("delay", Value::int(300)),
+            ("note", Value::opt_string(note)),
+            (
+                "check",
+                Value::List(vec![Value::object([("path", Value::string("/")), ("interval", Value::int(30))])]),
+            ),
+        ])
+    }
+
+    /// Terraform's proposed new state: config, with prior values for computed attributes left out.
+    fn proposed(prior: &Value, cfg: &Value) -> Value {
+        let mut p = cfg.clone();
+        for name in ["arn", "name", "delay"] {
+            if cfg.get(name).is_null() {
+                p.set(name, prior.get(name).clone());
+            }
+        }
+        let mut check = cfg.first_block("check").clone();
+        if check.get("interval").is_null() {
+            check.set("interval", prior.first_block("check").get("interval").clone());
+        }
+        p.set("check", Value::List(vec![check]));
+        p
+    }
+
+    #[test]
+    fn unchanged_config_plans_the_prior_state() {
+        let prior = applied(80, None);
+        let cfg = config(80, None, Some("/"));
+        let plan = plan_change(&block(), &prior, &proposed(&prior, &cfg), &cfg);
+        assert_eq!(plan.planned, prior);
+        assert!(!plan.replaces());
+    }
+
+    #[test]
+    fn in_place_change_keeps_computed_values() {
+        let prior = applied(80, None);
+        let cfg = config(80, Some("hello"), Some("/"));
+        let plan = plan_change(&block(), &prior, &proposed(&prior, &cfg), &cfg);
+        assert!(!plan.replaces());
+        assert_eq!(plan.planned.get("arn"), &Value::string("arn:1"));
+        assert_eq!(plan.planned.get("note"), &Value::string("hello"));
+    }
+
+    #[test]
+    fn replacement_lists_the_path_and_forgets_computed_values() {
+        let prior = applied(80, None);
+        let cfg = config(81, None, Some("/"));
+        let plan = plan_change(&block(), &prior, &proposed(&prior, &cfg), &cfg);
+        assert_eq!(plan.requires_replace, vec![AttributePath::attr("port")]);
+        assert_eq!(plan.planned.get("arn"), &Value::Unknown);
+        assert_eq!(plan.planned.get("delay").as_i64(), Some(300), "defaults stay known");
+    }
+
+    #[test]
+    fn destroy_plans_null() {
+        let plan = plan_change(&block(), &applied(80, None), &Value::Null, &Value::Null);
+        assert!(plan.planned.is_null());
+    }
+}

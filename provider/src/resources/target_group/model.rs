@@ -339,3 +339,111 @@ pub fn upgrade_v0(mut raw: serde_json::Value) -> serde_json::Value {
     }
     raw
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, Value)]) -> Value {
+        Value::object(pairs.iter().cloned())
+    }
+
+    fn errors_at(config: &Value) -> Vec<String> {
+        let mut d = Diagnostics::new();
+        validate(config, &mut d);
+        d.0.iter()
+            .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn valid_groups_pass() {
+        let http = cfg(&[
+            ("port", Value::int(80)),
+            ("protocol", "HTTP".into()),
+            ("vpc_id", "vpc-1".into()),
+            ("target_type", "ip".into()),
+        ]);
+        assert!(errors_at(&http).is_empty());
+        let lambda = cfg(&[("target_type", "lambda".into())]);
+        assert!(errors_at(&lambda).is_empty());
+        // Unknown values (from other resources) are not judged yet.
+        let unknown = cfg(&[("port", Value::Unknown), ("protocol", Value::Unknown), ("vpc_id", Value::Unknown)]);
+        assert!(errors_at(&unknown).is_empty());
+    }
+
+    #[test]
+    fn cross_field_errors_point_at_the_attribute() {
+        let c = cfg(&[
+            ("port", Value::int(80)),
+            ("protocol", "TCP".into()),
+            ("vpc_id", "v".into()),
+            ("slow_start", Value::int(60)),
+        ]);
+        assert_eq!(errors_at(&c), ["slow_start"]);
+        let c = cfg(&[
+            ("port", Value::int(80)),
+            ("protocol", "HTTP".into()),
+            ("vpc_id", "v".into()),
+            (
+                "health_check",
+                Value::List(vec![cfg(&[("interval", Value::int(10)), ("timeout", Value::int(10))])]),
+            ),
+        ]);
+        assert_eq!(errors_at(&c), ["health_check[0].timeout"]);
+    }
+
+    #[test]
+    fn attributes_follow_protocol() {
+        let http = cfg(&[
+            ("protocol", "HTTP".into()),
+            ("deregistration_delay", Value::int(30)),
+            ("slow_start", Value::int(0)),
+            ("proxy_protocol_v2", false.into()),
+        ]);
+        let a = desired_attributes(&http);
+        assert_eq!(a["deregistration_delay.timeout_seconds"], "30");
+        assert_eq!(a["slow_start.duration_seconds"], "0");
+        assert_eq!(a["stickiness.enabled"], "false");
+        assert!(!a.contains_key("proxy_protocol_v2.enabled"), "HTTP groups have no proxy protocol");
+        let tcp = cfg(&[
+            ("protocol", "TCP".into()),
+            ("proxy_protocol_v2", true.into()),
+            (
+                "stickiness",
+                Value::List(vec![cfg(&[("type", "source_ip".into()), ("enabled", true.into())])]),
+            ),
+        ]);
+        let a = desired_attributes(&tcp);
+        assert_eq!(a["proxy_protocol_v2.enabled"], "true");
+        assert_eq!(a["stickiness.type"], "source_ip");
+        assert!(!a.contains_key("slow_start.duration_seconds"));
+    }
+
+    #[test]
+    fn unmanaged_blocks_stay_absent_and_import_fills_health_check() {
+        let remote = RemoteTargetGroup {
+            arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/a/1".into(),
+            name: "a".into(),
+            protocol: Some("HTTP".into()),
+            health_check_path: Some("/".into()),
+            attributes: BTreeMap::from([("stickiness.enabled".into(), "false".into())]),
+            ..Default::default()
+        };
+        let prior = cfg(&[("health_check", Value::List(vec![])), ("stickiness", Value::List(vec![]))]);
+        let state = state_from_remote(&remote, &prior, &BTreeMap::new(), false);
+        assert!(state.get("health_check").elements().is_empty());
+        assert_eq!(state.get("arn_suffix"), &Value::string("targetgroup/a/1"));
+        assert_eq!(state.get("deregistration_delay").as_i64(), Some(300));
+        let imported = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), true);
+        assert_eq!(imported.first_block("health_check").get("path"), &Value::string("/"));
+        assert!(imported.get("stickiness").elements().is_empty(), "stickiness off: no block");
+    }
+
+    #[test]
+    fn version_0_state_upgrades_deregistration_delay() {
+        let up = upgrade_v0(serde_json::json!({"deregistration_delay": "120", "name": "x"}));
+        assert_eq!(up["deregistration_delay"], serde_json::json!(120));
+        assert_eq!(up["name"], "x");
+    }
+}
