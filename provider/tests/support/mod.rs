@@ -3,6 +3,8 @@
 //! Everything started here is stopped on drop.
 #![allow(dead_code)]
 
+pub mod plugin_client;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -224,6 +226,10 @@ impl Workdir {
     }
 
     pub fn terraform(&self, args: &[&str]) -> Run {
+        self.terraform_with_env(args, &[])
+    }
+
+    pub fn terraform_with_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
         let out: Output = Command::new(&self.tf.bin)
             .args(args)
             .current_dir(self.path())
@@ -236,6 +242,7 @@ impl Workdir {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(extra_env.iter().copied())
             .output()
             .expect("run terraform");
         Run {
