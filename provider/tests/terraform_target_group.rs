@@ -374,3 +374,47 @@ async fn bad_configs_fail_with_attribute_diagnostics_and_create_nothing() {
         }
     }
 }
+
+/// A state written by schema version 0 (deregistration_delay as a string, as `aws_lb_target_group`
+/// stores it) is upgraded on the next plan.
+#[tokio::test]
+async fn version_0_state_is_upgraded() {
+    for tf in terraforms() {
+        let moto = Moto::start();
+        let vpc = moto.default_vpc();
+        let created = moto
+            .elbv2()
+            .await
+            .create_target_group()
+            .name("legacy")
+            .port(80)
+            .protocol(tgbind_aws::elbv2::types::ProtocolEnum::Http)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        let arn = created.target_groups()[0].target_group_arn().unwrap().to_string();
+        let w = Workdir::new(&tf, &moto);
+        w.write_config(&format!("resource \"elbv2_target_group\" \"legacy\" {{\n  name     = \"legacy\"\n  port     = 80\n  protocol = \"HTTP\"\n  vpc_id   = \"{vpc}\"\n}}\n"));
+        let state = serde_json::json!({
+            "version": 4, "terraform_version": "1.0.3", "serial": 1, "lineage": "b6a7e3c4-0000-4000-8000-000000000000", "outputs": {},
+            "resources": [{
+                "mode": "managed", "type": "elbv2_target_group", "name": "legacy",
+                "provider": "provider[\"registry.terraform.io/tgbind/elbv2\"]",
+                "instances": [{ "schema_version": 0, "attributes": {
+                    "arn": arn, "id": arn, "name": "legacy", "port": 80, "protocol": "HTTP", "vpc_id": vpc,
+                    "target_type": "instance", "deregistration_delay": "300", "slow_start": 0, "proxy_protocol_v2": false,
+                    "protocol_version": "HTTP1", "ip_address_type": "ipv4", "health_check": [], "stickiness": []
+                }}]
+            }]
+        });
+        w.write_raw("terraform.tfstate", &serde_json::to_string_pretty(&state).unwrap());
+        w.assert_no_changes("after upgrading a version 0 state");
+        let refreshed = w.terraform(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+        assert!(refreshed.ok, "{}", refreshed.all());
+        let pulled: serde_json::Value = serde_json::from_str(&w.terraform(&["state", "pull"]).stdout).unwrap();
+        let instance = &pulled["resources"][0]["instances"][0];
+        assert_eq!(instance["schema_version"], 1, "{instance}");
+        assert_eq!(instance["attributes"]["deregistration_delay"], 300, "{instance}");
+    }
+}

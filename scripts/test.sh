@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need (idempotent, cached under $HOME/.cache/tgbind) and runs them:
+# formatting, lints, unit tests and the end-to-end tests against moto_server and real Terraform.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+bash scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace
