@@ -3,6 +3,10 @@
 //! certificate (pinned by DER). Terraform's certificate is ECDSA P-521 and marked as a CA, which
 //! webpki refuses as an end entity, so the pin replaces path validation while signatures are still
 //! checked with aws-lc-rs (ring cannot verify P-521).
+//!
+//! Everything else (key generation, key exchange, ciphers, randomness) uses ring: aws-lc's random
+//! generator seeds itself from CPU jitter on first use, which costs ~20 ms per process start, and
+//! Terraform starts a provider several times per run.
 
 use std::sync::Arc;
 
@@ -17,9 +21,40 @@ pub struct ServerIdentity {
     pub key_der: PrivateKeyDer<'static>,
 }
 
+/// An ECDSA P-256 key held by ring, signing for rcgen (so certificate generation never touches
+/// aws-lc's slow-to-seed random generator, whatever rcgen's own crypto backend is).
+struct RingEcdsaKey {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl rcgen::PublicKeyData for RingEcdsaKey {
+    fn der_bytes(&self) -> &[u8] {
+        use ring::signature::KeyPair;
+        self.pair.public_key().as_ref()
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+impl rcgen::SigningKey for RingEcdsaKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.pair
+            .sign(&self.rng, msg)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| rcgen::Error::RemoteKeyError)
+    }
+}
+
 /// A fresh self-signed server certificate for `localhost` (the name go-plugin's client expects).
 pub fn generate_server_identity() -> anyhow::Result<ServerIdentity> {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let rng = ring::rand::SystemRandom::new();
+    let alg = &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).map_err(|_| anyhow::anyhow!("ECDSA key generation failed"))?;
+    let pair =
+        ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).map_err(|e| anyhow::anyhow!("generated key rejected: {e}"))?;
+    let key = RingEcdsaKey { pair, rng };
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
     params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
     params.distinguished_name.push(rcgen::DnType::OrganizationName, "tgbind");
@@ -37,7 +72,7 @@ pub fn generate_server_identity() -> anyhow::Result<ServerIdentity> {
     let cert = params.self_signed(&key)?;
     Ok(ServerIdentity {
         cert_der: cert.der().clone(),
-        key_der: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        key_der: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec())),
     })
 }
 
@@ -106,9 +141,17 @@ impl ClientCertVerifier for PinnedClientCert {
     }
 }
 
+/// ring for the handshake, aws-lc-rs for signature verification (P-521 included).
+pub fn crypto_provider() -> CryptoProvider {
+    CryptoProvider {
+        signature_verification_algorithms: rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
+        ..rustls::crypto::ring::default_provider()
+    }
+}
+
 /// The server TLS configuration: our identity, the pinned client, HTTP/2 for gRPC.
 pub fn server_config(identity: &ServerIdentity, client_cert: CertificateDer<'static>) -> anyhow::Result<rustls::ServerConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(crypto_provider());
     let verifier = Arc::new(PinnedClientCert {
         pinned: client_cert,
         provider: provider.clone(),
