@@ -1,0 +1,243 @@
+//! Pure decisions: which targets a binding wants, and which AWS writes get the group there.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tgbind_aws::{HealthState, Target, TargetHealth};
+
+use crate::crd::IpAddressType;
+use crate::endpoints::Slice;
+
+/// Why a binding's targets cannot be computed. None of these deregisters anything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("Service {0:?} has no port {1}")]
+    PortNotFound(String, String),
+}
+
+/// The Service port a binding refers to: by number (`spec.ports[].port`) or by name, never by
+/// target port. Returns the port's name as EndpointSlices key it ("" when unnamed).
+pub fn resolve_service_port(service: &Service, port: &IntOrString) -> Result<String, ResolveError> {
+    let ports = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let found = ports.iter().find(|p| match port {
+        IntOrString::Int(n) => p.port == *n,
+        IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
+    });
+    match found {
+        Some(p) => Ok(p.name.clone().unwrap_or_default()),
+        None => {
+            let shown = match port {
+                IntOrString::Int(n) => n.to_string(),
+                IntOrString::String(s) => format!("{s:?}"),
+            };
+            Err(ResolveError::PortNotFound(service.metadata.name.clone().unwrap_or_default(), shown))
+        }
+    }
+}
+
+/// Pod IP targets: ready endpoints of the address family, with the target port the slices give for
+/// the Service port. Terminating endpoints leave even while still serving (their pods are going).
+pub fn ip_targets(slices: &[Slice], port_name: &str, family: IpAddressType) -> BTreeSet<Target> {
+    let address_type = match family {
+        IpAddressType::Ipv4 => "IPv4",
+        IpAddressType::Ipv6 => "IPv6",
+    };
+    let mut out = BTreeSet::new();
+    for slice in slices.iter().filter(|s| s.address_type == address_type) {
+        let Some(port) = slice
+            .ports
+            .iter()
+            .find(|p| p.name.as_deref().unwrap_or_default() == port_name)
+            .and_then(|p| p.port)
+        else {
+            continue;
+        };
+        for ep in &slice.endpoints {
+            // A missing `ready` means ready (the API's rule for unknown state).
+            let ready = ep.conditions.ready.unwrap_or(true);
+            let terminating = ep.conditions.terminating.unwrap_or(false);
+            if !ready || terminating {
+                continue;
+            }
+            for address in &ep.addresses {
+                out.insert(Target { id: address.clone(), port });
+            }
+        }
+    }
+    out
+}
+
+/// The writes that take the group from `current` to `desired`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetChanges {
+    pub register: Vec<Target>,
+    pub deregister: Vec<Target>,
+}
+
+impl TargetChanges {
+    pub fn is_empty(&self) -> bool {
+        self.register.is_empty() && self.deregister.is_empty()
+    }
+}
+
+/// Registered targets that count as "in the group": draining ones are on their way out already
+/// (deregistering them again would reset nothing; registering them again brings them back).
+pub fn registered(current: &[TargetHealth]) -> BTreeSet<Target> {
+    current
+        .iter()
+        .filter(|t| t.state != HealthState::Draining)
+        .map(|t| t.target.clone())
+        .collect()
+}
+
+pub fn plan_changes(desired: &BTreeSet<Target>, current: &[TargetHealth]) -> TargetChanges {
+    let registered = registered(current);
+    TargetChanges {
+        register: desired.difference(&registered).cloned().collect(),
+        deregister: registered.difference(desired).cloned().collect(),
+    }
+}
+
+pub fn healthy_count(current: &[TargetHealth], desired: &BTreeSet<Target>) -> usize {
+    current
+        .iter()
+        .filter(|t| t.state == HealthState::Healthy && desired.contains(&t.target))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoints::{SliceConditions, SliceEndpoint, SlicePort};
+    use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
+
+    fn service(ports: &[(Option<&str>, i32, i32)]) -> Service {
+        Service {
+            metadata: kube::api::ObjectMeta {
+                name: Some("web".into()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                ports: Some(
+                    ports
+                        .iter()
+                        .map(|(name, port, target)| ServicePort {
+                            name: name.map(str::to_string),
+                            port: *port,
+                            target_port: Some(IntOrString::Int(*target)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn endpoint(ip: &str, ready: Option<bool>, terminating: Option<bool>) -> SliceEndpoint {
+        SliceEndpoint {
+            addresses: vec![ip.into()],
+            conditions: SliceConditions {
+                ready,
+                serving: ready,
+                terminating,
+            },
+            ..Default::default()
+        }
+    }
+
+    fn slice(kind: &str, port_name: Option<&str>, port: i32, endpoints: Vec<SliceEndpoint>) -> Slice {
+        Slice {
+            address_type: kind.into(),
+            endpoints,
+            ports: vec![SlicePort {
+                name: port_name.map(str::to_string),
+                port: Some(port),
+                protocol: Some("TCP".into()),
+            }],
+        }
+    }
+
+    fn t(ip: &str, port: i32) -> Target {
+        Target { id: ip.into(), port }
+    }
+
+    #[test]
+    fn port_by_number_matches_service_port_not_target_port() {
+        let svc = service(&[(Some("http"), 80, 8080), (Some("admin"), 9090, 9090)]);
+        assert_eq!(resolve_service_port(&svc, &IntOrString::Int(80)).unwrap(), "http");
+        assert!(matches!(
+            resolve_service_port(&svc, &IntOrString::Int(8080)),
+            Err(ResolveError::PortNotFound(..))
+        ));
+        assert_eq!(resolve_service_port(&svc, &IntOrString::String("admin".into())).unwrap(), "admin");
+        assert!(resolve_service_port(&svc, &IntOrString::String("nope".into())).is_err());
+        let unnamed = service(&[(None, 80, 8080)]);
+        assert_eq!(resolve_service_port(&unnamed, &IntOrString::Int(80)).unwrap(), "");
+    }
+
+    #[test]
+    fn only_ready_non_terminating_endpoints_of_the_family_with_the_slice_port() {
+        let slices = vec![
+            slice(
+                "IPv4",
+                Some("http"),
+                8080,
+                vec![
+                    endpoint("10.0.0.1", Some(true), None),
+                    endpoint("10.0.0.2", Some(false), None),
+                    endpoint("10.0.0.3", None, None),
+                    endpoint("10.0.0.4", Some(true), Some(true)),
+                ],
+            ),
+            slice("IPv4", Some("admin"), 9090, vec![endpoint("10.0.0.9", Some(true), None)]),
+            slice("IPv6", Some("http"), 8080, vec![endpoint("fd00::1", Some(true), None)]),
+        ];
+        assert_eq!(
+            ip_targets(&slices, "http", IpAddressType::Ipv4),
+            BTreeSet::from([t("10.0.0.1", 8080), t("10.0.0.3", 8080)])
+        );
+        assert_eq!(
+            ip_targets(&slices, "http", IpAddressType::Ipv6),
+            BTreeSet::from([t("fd00::1", 8080)])
+        );
+    }
+
+    #[test]
+    fn changes_ignore_draining_and_touch_only_the_difference() {
+        let current = vec![
+            TargetHealth {
+                target: t("10.0.0.1", 80),
+                state: HealthState::Healthy,
+                reason: None,
+            },
+            TargetHealth {
+                target: t("10.0.0.2", 80),
+                state: HealthState::Healthy,
+                reason: None,
+            },
+            TargetHealth {
+                target: t("10.0.0.3", 80),
+                state: HealthState::Draining,
+                reason: None,
+            },
+        ];
+        let desired = BTreeSet::from([t("10.0.0.1", 80), t("10.0.0.3", 80), t("10.0.0.4", 80)]);
+        let changes = plan_changes(&desired, &current);
+        assert_eq!(
+            changes.register,
+            vec![t("10.0.0.3", 80), t("10.0.0.4", 80)],
+            "a draining target coming back is registered again"
+        );
+        assert_eq!(changes.deregister, vec![t("10.0.0.2", 80)]);
+        assert!(plan_changes(&BTreeSet::from([t("10.0.0.1", 80), t("10.0.0.2", 80)]), &current).is_empty());
+        assert_eq!(healthy_count(&current, &desired), 1);
+    }
+}

@@ -1,0 +1,175 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tgbind_controller::aws::ElbV2;
+use tgbind_controller::http::Readiness;
+use tgbind_controller::leader::{Elector, LeaseConfig};
+use tgbind_controller::metrics::Metrics;
+use tgbind_controller::reconcile::Settings;
+use tgbind_controller::run::{build, Scope};
+use tgbind_controller::{crd, endpoints, http};
+use tracing::{error, info};
+
+/// Keeps the ready endpoints of Services registered in AWS target groups, as TargetGroupBindings ask.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the TargetGroupBinding CRD (YAML).
+    Crd,
+    /// Run the controller (the default).
+    Run,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Name of this cluster (logged, and used in multi-cluster target group bookkeeping).
+    #[arg(long, env = "CLUSTER_NAME", default_value = "")]
+    cluster_name: String,
+    /// Namespaces to watch (comma-separated); all when empty.
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',', default_value = "")]
+    namespaces: Vec<String>,
+    /// Bindings reconciled at the same time.
+    #[arg(long, env = "WORKERS", default_value_t = 8)]
+    workers: u16,
+    /// Re-check each binding this often without events (drift in AWS), e.g. 10m.
+    #[arg(long, env = "RESYNC", default_value = "10m", value_parser = humantime::parse_duration)]
+    resync: Duration,
+    /// First retry delay after a failure.
+    #[arg(long, env = "BACKOFF_BASE", default_value = "1s", value_parser = humantime::parse_duration)]
+    backoff_base: Duration,
+    /// Longest delay between retries.
+    #[arg(long, env = "BACKOFF_CAP", default_value = "5m", value_parser = humantime::parse_duration)]
+    backoff_cap: Duration,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Elect a leader among replicas through a Lease.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    #[arg(long, env = "LEASE_NAME", default_value = "tgbind-controller")]
+    lease_name: String,
+    /// Namespace of the Lease; the pod's own namespace in a cluster.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "kube-system")]
+    lease_namespace: String,
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
+    #[arg(long, env = "LEASE_RENEW", default_value = "5s", value_parser = humantime::parse_duration)]
+    lease_renew: Duration,
+    /// Log format: json or text.
+    #[arg(long, env = "LOG_FORMAT", default_value = "json")]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| "info,kube=warn,aws=warn,hyper=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "text" {
+        builder.init();
+    } else {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Crd) = cli.command {
+        print!("{}", crd::crd_yaml());
+        return std::process::ExitCode::SUCCESS;
+    }
+    init_logging(&cli.run.log_format);
+    // Both rustls back ends are in the build (the AWS SDK brings aws-lc-rs, kube ring): pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match run(cli.run).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = format!("{e:#}"), "controller stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let ready = Arc::new(Readiness::default());
+    tokio::spawn(http::serve(args.http_addr, metrics.clone(), ready.clone()));
+
+    let client = kube::Client::try_default().await?;
+    let slice_resource = endpoints::endpoint_slice_resource(&client).await?;
+    info!(cluster = %args.cluster_name, endpoint_slices = %slice_resource.api_version, "starting");
+    let aws_config = tgbind_aws::load_sdk_config(&tgbind_aws::AwsSettings::default()).await;
+    let aws = Arc::new(ElbV2::new(tgbind_aws::elbv2_client(&aws_config), metrics.clone()));
+
+    let elector = args.leader_elect.then(|| {
+        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
+        Elector::new(
+            client.clone(),
+            LeaseConfig {
+                name: args.lease_name.clone(),
+                namespace: args.lease_namespace.clone(),
+                identity,
+                duration: args.lease_duration,
+                renew: args.lease_renew,
+            },
+        )
+    });
+    // A standby is healthy and ready: it is waiting its turn.
+    ready.set(true);
+    if let Some(elector) = &elector {
+        elector.acquire().await;
+        metrics.is_leader.set(1);
+    }
+
+    let settings = Settings {
+        resync: args.resync,
+        backoff_base: args.backoff_base,
+        backoff_cap: args.backoff_cap,
+    };
+    let scope = Scope {
+        namespaces: args.namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
+    };
+    let running = build(client, scope, slice_resource, aws, metrics.clone(), settings, args.workers.max(1));
+    tokio::spawn(running.caches_ready);
+
+    let terminate = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    let lost = async {
+        match &elector {
+            Some(e) => e.hold().await,
+            None => futures::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = running.controller => info!("controller stream ended"),
+        _ = terminate => info!("terminating"),
+        _ = lost => {
+            metrics.is_leader.set(0);
+            anyhow::bail!("lost the leader lease");
+        }
+    }
+    if let Some(e) = &elector {
+        e.release().await;
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "tgbind".to_string())
+}

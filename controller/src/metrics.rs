@@ -1,0 +1,101 @@
+//! Prometheus metrics, served on `/metrics`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsCallLabels {
+    pub operation: String,
+    /// `ok`, or the AWS error code.
+    pub code: String,
+}
+
+pub struct Metrics {
+    pub reconcile_duration: Histogram,
+    pub reconcile_errors: Family<ReasonLabel, Counter>,
+    pub aws_calls: Family<AwsCallLabels, Counter>,
+    pub targets_registered: Counter,
+    pub targets_deregistered: Counter,
+    /// Reconciles running now (kube-runtime keeps its queue private; this is the visible part).
+    pub reconciles_in_flight: Gauge<i64, std::sync::atomic::AtomicI64>,
+    pub is_leader: Gauge<i64, std::sync::atomic::AtomicI64>,
+    registry: Registry,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tgbind");
+        let reconcile_duration = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
+        let reconcile_errors = Family::<ReasonLabel, Counter>::default();
+        let aws_calls = Family::<AwsCallLabels, Counter>::default();
+        let targets_registered = Counter::<u64, AtomicU64>::default();
+        let targets_deregistered = Counter::<u64, AtomicU64>::default();
+        let reconciles_in_flight = Gauge::default();
+        let is_leader = Gauge::default();
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time to reconcile one TargetGroupBinding",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that did not reach Ready, by reason",
+            reconcile_errors.clone(),
+        );
+        registry.register("aws_api_calls", "ELBv2 API calls, by operation and result code", aws_calls.clone());
+        registry.register("targets_registered", "Targets registered", targets_registered.clone());
+        registry.register("targets_deregistered", "Targets deregistered", targets_deregistered.clone());
+        registry.register("reconciles_in_flight", "Reconciles running now", reconciles_in_flight.clone());
+        registry.register("leader", "1 while this replica holds the leader lease", is_leader.clone());
+        Self {
+            reconcile_duration,
+            reconcile_errors,
+            aws_calls,
+            targets_registered,
+            targets_deregistered,
+            reconciles_in_flight,
+            is_leader,
+            registry,
+        }
+    }
+
+    pub fn aws_call(&self, operation: &str, code: &str, n: u64) {
+        self.aws_calls
+            .get_or_create(&AwsCallLabels {
+                operation: operation.to_string(),
+                code: code.to_string(),
+            })
+            .inc_by(n);
+    }
+
+    pub fn reconcile_error(&self, reason: &str) {
+        self.reconcile_errors
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("metrics encode to a String");
+        out
+    }
+}

@@ -1,0 +1,371 @@
+//! One reconcile of one TargetGroupBinding: read what the cluster wants (from the watch caches),
+//! read what the target group holds, write the difference (deregister first, then register), and
+//! report it in status and events. Decisions are in `desired` and `status`; this file does the I/O.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::finalizer::{finalizer, Event};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+use rand::Rng;
+use tgbind_aws::{AwsError, ErrorKind, Target};
+use tracing::{info, instrument, warn};
+
+use crate::aws::TargetGroupApi;
+use crate::crd::{IpAddressType, TargetGroupBinding, TargetGroupBindingStatus, TargetType, FINALIZER};
+use crate::desired::{healthy_count, ip_targets, plan_changes, registered, resolve_service_port};
+use crate::endpoints::{Slice, SERVICE_NAME_LABEL};
+use crate::metrics::Metrics;
+use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Re-check every binding this often even without events (drift in AWS).
+    pub resync: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub aws: Arc<dyn TargetGroupApi>,
+    pub bindings: Store<TargetGroupBinding>,
+    pub services: Store<Service>,
+    pub slices: Store<DynamicObject>,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    #[error("AWS: {0}")]
+    Aws(#[from] AwsError),
+}
+
+/// Exponential backoff with full jitter, capped: retry `n` waits a random time up to
+/// min(cap, base * 2^n).
+pub fn backoff(failures: u32, settings: &Settings) -> Duration {
+    let ceiling = settings
+        .backoff_base
+        .saturating_mul(1u32 << failures.min(20))
+        .min(settings.backoff_cap);
+    let millis = ceiling.as_millis().max(1) as u64;
+    Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
+}
+
+pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = tgb.namespace().unwrap_or_default();
+    let api: Api<TargetGroupBinding> = Api::namespaced(ctx.client.clone(), &ns);
+    ctx.metrics.reconciles_in_flight.inc();
+    let started = std::time::Instant::now();
+    let result = finalizer(&api, FINALIZER, tgb, |event| async {
+        match event {
+            Event::Apply(tgb) => apply(&tgb, &api, &ctx).await,
+            Event::Cleanup(tgb) => cleanup(&tgb, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(e.to_string()));
+    ctx.metrics.reconciles_in_flight.dec();
+    ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Retries for errors that escaped `apply` (a failed status write, a finalizer patch conflict).
+pub fn error_policy(tgb: Arc<TargetGroupBinding>, err: &Error, ctx: Arc<Context>) -> Action {
+    warn!(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default(), error = %err, "reconcile failed");
+    ctx.metrics.reconcile_error("ControllerError");
+    let failures = tgb.status.as_ref().and_then(|s| s.consecutive_failures).unwrap_or(0) as u32;
+    Action::requeue(backoff(failures + 1, &ctx.settings))
+}
+
+#[instrument(skip_all, fields(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default()))]
+async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Context) -> Result<Action, Error> {
+    let outcome = sync(tgb, ctx).await;
+    let prev = tgb.status.as_ref();
+    let next = next_status(prev, tgb.meta().generation, &outcome, Time(k8s_openapi::jiff::Timestamp::now()));
+    let reference = tgb.object_ref(&());
+    match &outcome {
+        Ok(_) => {}
+        Err(p) => {
+            ctx.metrics.reconcile_error(p.reason);
+            // One event per new problem, not one per retry.
+            if ready_reason(prev) != Some(p.reason) {
+                publish(ctx, &reference, EventType::Warning, p.reason, &p.message).await;
+            }
+            warn!(reason = p.reason, message = %p.message, "binding not ready");
+        }
+    }
+    if prev != Some(&next) {
+        let patch = serde_json::json!({ "status": next });
+        api.patch_status(&tgb.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(match outcome {
+        Ok(_) => Action::requeue(ctx.settings.resync),
+        Err(p) if p.retry == Retry::OnChange => Action::await_change(),
+        Err(_) => Action::requeue(backoff(next.consecutive_failures.unwrap_or(1) as u32, &ctx.settings)),
+    })
+}
+
+async fn publish(ctx: &Context, reference: &k8s_openapi::api::core::v1::ObjectReference, kind: EventType, reason: &str, note: &str) {
+    let event = KubeEvent {
+        type_: kind,
+        reason: reason.to_string(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, reference).await {
+        warn!(error = %e, "could not publish event");
+    }
+}
+
+fn aws_problem(e: AwsError, arn: &str) -> Problem {
+    match e.kind {
+        ErrorKind::NotFound => Problem::new(
+            "TargetGroupNotFound",
+            format!("target group {arn} does not exist (deleted out of band?): {}", e.message),
+            Retry::Backoff,
+        ),
+        ErrorKind::AccessDenied => Problem::new("AccessDenied", e.message, Retry::Backoff),
+        ErrorKind::Throttled => Problem::new("Throttled", e.message, Retry::Backoff),
+        ErrorKind::Invalid => Problem::new("InvalidTargets", e.message, Retry::Backoff),
+        _ => Problem::new("AWSError", e.message, Retry::Backoff),
+    }
+}
+
+/// The target group this binding names, checked for form.
+fn arn_problem(arn: &str) -> Option<Problem> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "elasticloadbalancing"
+        && parts[5].starts_with("targetgroup/")
+        && parts[5].split('/').count() == 3;
+    (!ok).then(|| Problem::new("InvalidSpec", format!("spec.targetGroupARN {arn:?} is not a target group ARN (arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>)"), Retry::OnChange))
+}
+
+/// Validation that needs no I/O: form of the spec, immutable fields, one binding per group.
+fn check_spec(tgb: &TargetGroupBinding, bindings: &Store<TargetGroupBinding>) -> Result<(), Problem> {
+    let spec = &tgb.spec;
+    if spec.service_ref.name.is_empty() {
+        return Err(Problem::new("InvalidSpec", "spec.serviceRef.name is empty", Retry::OnChange));
+    }
+    match (&spec.target_group_arn, &spec.target_group_name) {
+        (Some(arn), _) => {
+            if let Some(p) = arn_problem(arn) {
+                return Err(p);
+            }
+        }
+        (None, Some(name)) if !name.is_empty() => {}
+        _ => {
+            return Err(Problem::new(
+                "InvalidSpec",
+                "set spec.targetGroupARN (or spec.targetGroupName)",
+                Retry::OnChange,
+            ))
+        }
+    }
+    if let (Some(recorded), Some(arn)) = (
+        tgb.status.as_ref().and_then(|s| s.target_group_arn.as_ref()),
+        &spec.target_group_arn,
+    ) {
+        if recorded != arn {
+            return Err(Problem::new(
+                "ImmutableFieldChanged",
+                format!("spec.targetGroupARN changed from {recorded} to {arn}; it cannot change. Targets stay in {recorded}: delete this binding and create a new one."),
+                Retry::OnChange,
+            ));
+        }
+    }
+    if tgb.target_type() == TargetType::Instance {
+        return Err(Problem::new(
+            "UnsupportedTargetType",
+            "targetType instance is not supported by this controller version yet; use a target group of type ip and targetType: ip",
+            Retry::OnChange,
+        ));
+    }
+    // Two bindings writing one group (without multiCluster) would undo each other: the older wins.
+    if let Some(arn) = &spec.target_group_arn {
+        let me = tgb.uid();
+        let older = bindings.state().into_iter().find(|other| {
+            other.uid() != me
+                && other.spec.target_group_arn.as_ref() == Some(arn)
+                && other.meta().deletion_timestamp.is_none()
+                && (other.meta().creation_timestamp.as_ref().map(|t| t.0), other.name_any())
+                    < (tgb.meta().creation_timestamp.as_ref().map(|t| t.0), tgb.name_any())
+        });
+        if let Some(other) = older {
+            return Err(Problem::new(
+                "TargetGroupAlreadyBound",
+                format!(
+                    "target group {arn} is bound by {}/{}; this binding makes no changes to it",
+                    other.namespace().unwrap_or_default(),
+                    other.name_any()
+                ),
+                Retry::OnChange,
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn resolve_arn(tgb: &TargetGroupBinding, ctx: &Context) -> Result<String, Problem> {
+    if let Some(arn) = &tgb.spec.target_group_arn {
+        return Ok(arn.clone());
+    }
+    let name = tgb.spec.target_group_name.clone().unwrap_or_default();
+    match ctx.aws.target_group_arn_by_name(&name).await {
+        Ok(Some(arn)) => Ok(arn),
+        Ok(None) => Err(Problem::new(
+            "TargetGroupNotFound",
+            format!("no target group named {name:?}"),
+            Retry::Backoff,
+        )),
+        Err(e) => Err(aws_problem(e, &name)),
+    }
+}
+
+/// The Service's EndpointSlices, from the watch cache.
+fn slices_of(ctx: &Context, namespace: &str, service: &str) -> Vec<Slice> {
+    ctx.slices
+        .state()
+        .iter()
+        .filter(|s| {
+            s.metadata.namespace.as_deref() == Some(namespace) && s.labels().get(SERVICE_NAME_LABEL).map(String::as_str) == Some(service)
+        })
+        .map(|s| Slice::from_dynamic(s))
+        .collect()
+}
+
+async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem> {
+    // Never decide from half-filled caches: an empty slice cache would read as "no endpoints".
+    let _ = ctx.services.wait_until_ready().await;
+    let _ = ctx.slices.wait_until_ready().await;
+    check_spec(tgb, &ctx.bindings)?;
+    let ns = tgb.namespace().unwrap_or_default();
+    let svc_name = &tgb.spec.service_ref.name;
+    // A missing Service or port stops here: nothing is deregistered on the strength of an absence
+    // that may be a typo or a moment in a redeploy.
+    let service = ctx.services.get(&ObjectRef::new(svc_name).within(&ns)).ok_or_else(|| {
+        Problem::new(
+            "ServiceNotFound",
+            format!("Service {ns}/{svc_name} does not exist; registered targets are left as they are"),
+            Retry::Backoff,
+        )
+    })?;
+    let port_name = resolve_service_port(&service, &tgb.spec.service_ref.port).map_err(|e| {
+        Problem::new(
+            "PortNotFound",
+            format!("{e}; registered targets are left as they are"),
+            Retry::Backoff,
+        )
+    })?;
+    let family = tgb.spec.ip_address_type.unwrap_or(IpAddressType::Ipv4);
+    let desired = ip_targets(&slices_of(ctx, &ns, svc_name), &port_name, family);
+
+    let arn = resolve_arn(tgb, ctx).await?;
+    let current = ctx.aws.describe_target_health(&arn).await.map_err(|e| aws_problem(e, &arn))?;
+    let changes = plan_changes(&desired, &current);
+    let reference = tgb.object_ref(&());
+    if !changes.deregister.is_empty() {
+        ctx.aws
+            .deregister_targets(&arn, &changes.deregister)
+            .await
+            .map_err(|e| aws_problem(e, &arn))?;
+        ctx.metrics.targets_deregistered.inc_by(changes.deregister.len() as u64);
+        info!(count = changes.deregister.len(), targets = %summary(&changes.deregister), "deregistered targets");
+        publish(
+            ctx,
+            &reference,
+            EventType::Normal,
+            "TargetsDeregistered",
+            &format!(
+                "deregistered {} target(s): {}",
+                changes.deregister.len(),
+                summary(&changes.deregister)
+            ),
+        )
+        .await;
+    }
+    if !changes.register.is_empty() {
+        ctx.aws
+            .register_targets(&arn, &changes.register)
+            .await
+            .map_err(|e| aws_problem(e, &arn))?;
+        ctx.metrics.targets_registered.inc_by(changes.register.len() as u64);
+        info!(count = changes.register.len(), targets = %summary(&changes.register), "registered targets");
+        publish(
+            ctx,
+            &reference,
+            EventType::Normal,
+            "TargetsRegistered",
+            &format!("registered {} target(s): {}", changes.register.len(), summary(&changes.register)),
+        )
+        .await;
+    }
+    Ok(Synced {
+        target_group_arn: arn,
+        desired: desired.len(),
+        registered: desired.len(),
+        healthy: healthy_count(&current, &desired),
+    })
+}
+
+fn summary(targets: &[Target]) -> String {
+    let shown: Vec<String> = targets.iter().take(10).map(Target::to_string).collect();
+    if targets.len() > shown.len() {
+        format!("{} and {} more", shown.join(", "), targets.len() - shown.len())
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// On delete: take this binding's targets out of the group, then let the finalizer go. A group that
+/// no longer exists has nothing to clean.
+#[instrument(skip_all, fields(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default()))]
+async fn cleanup(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Action, Error> {
+    let recorded = tgb
+        .status
+        .as_ref()
+        .and_then(|s: &TargetGroupBindingStatus| s.target_group_arn.clone());
+    let Some(arn) = recorded.or_else(|| tgb.spec.target_group_arn.clone()) else {
+        return Ok(Action::await_change());
+    };
+    // A binding that never synced (invalid, unsupported) or whose group another binding holds must
+    // not empty the group.
+    let synced_once = tgb.status.as_ref().is_some_and(|s| s.registered_targets.is_some());
+    let owned = synced_once && ready_reason(tgb.status.as_ref()) != Some("TargetGroupAlreadyBound");
+    if !owned || arn_problem(&arn).is_some() {
+        return Ok(Action::await_change());
+    }
+    let current = match ctx.aws.describe_target_health(&arn).await {
+        Ok(c) => c,
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Action::await_change()),
+        Err(e) => return Err(e.into()),
+    };
+    let targets: Vec<Target> = registered(&current).into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    if !targets.is_empty() {
+        match ctx.aws.deregister_targets(&arn, &targets).await {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        ctx.metrics.targets_deregistered.inc_by(targets.len() as u64);
+        info!(count = targets.len(), "deregistered all targets of a deleted binding");
+    }
+    Ok(Action::await_change())
+}

@@ -1,0 +1,167 @@
+//! Wiring: watch caches for bindings, Services and EndpointSlices, the event mappings from Services
+//! and slices to the bindings that use them, and the controller loop.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Resource, ResourceExt};
+use tracing::{info, warn};
+
+use crate::crd::TargetGroupBinding;
+use crate::endpoints::SERVICE_NAME_LABEL;
+use crate::reconcile::{error_policy, reconcile, Context};
+
+/// Where to watch: every namespace, or the listed ones. With exactly one namespace the watches are
+/// namespaced (a Role suffices); with several, the watch is cluster-wide and filtered here.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub namespaces: Vec<String>,
+}
+
+impl Scope {
+    fn api<K>(&self, client: &kube::Client) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        match self.namespaces.as_slice() {
+            [one] => Api::namespaced(client.clone(), one),
+            _ => Api::all(client.clone()),
+        }
+    }
+    fn dynamic_api(&self, client: &kube::Client, ar: &ApiResource) -> Api<DynamicObject> {
+        match self.namespaces.as_slice() {
+            [one] => Api::namespaced_with(client.clone(), one, ar),
+            _ => Api::all_with(client.clone(), ar),
+        }
+    }
+    pub fn includes(&self, namespace: Option<&str>) -> bool {
+        self.namespaces.is_empty() || namespace.is_some_and(|ns| self.namespaces.iter().any(|n| n == ns))
+    }
+}
+
+/// Bindings in `namespace` whose serviceRef names `service`.
+fn bindings_for_service(
+    bindings: &Store<TargetGroupBinding>,
+    namespace: Option<&str>,
+    service: &str,
+) -> Vec<ObjectRef<TargetGroupBinding>> {
+    bindings
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == namespace && b.spec.service_ref.name == service)
+        .map(|b| ObjectRef::from_obj(b.as_ref()))
+        .collect()
+}
+
+/// Changes that matter to a binding's reconcile: its spec, its deletion, its finalizers. Status
+/// writes (our own) do not wake it up again.
+fn binding_trigger(tgb: &TargetGroupBinding) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    tgb.meta().generation.hash(&mut h);
+    tgb.meta().deletion_timestamp.is_some().hash(&mut h);
+    tgb.finalizers().hash(&mut h);
+    Some(h.finish())
+}
+
+pub struct Running {
+    pub controller: futures::future::BoxFuture<'static, ()>,
+    /// Resolves when all three caches have their first full listing.
+    pub caches_ready: futures::future::BoxFuture<'static, ()>,
+}
+
+pub fn build(
+    client: kube::Client,
+    scope: Scope,
+    slice_resource: ApiResource,
+    aws: Arc<dyn crate::aws::TargetGroupApi>,
+    metrics: Arc<crate::metrics::Metrics>,
+    settings: crate::reconcile::Settings,
+    workers: u16,
+) -> Running {
+    let wc = watcher::Config::default();
+
+    let (bindings, bindings_writer) = reflector::store::<TargetGroupBinding>();
+    let scope_for_filter = scope.clone();
+    let binding_stream = reflector::reflector(bindings_writer, watcher(scope.api::<TargetGroupBinding>(&client), wc.clone()))
+        .applied_objects()
+        .default_backoff()
+        .filter(move |r| futures::future::ready(r.as_ref().map_or(true, |b| scope_for_filter.includes(b.namespace().as_deref()))))
+        .predicate_filter(binding_trigger, Default::default());
+
+    let (services, services_writer) = reflector::store::<Service>();
+    // touched_objects: a deleted Service or slice must wake its bindings too.
+    let service_stream = reflector::reflector(services_writer, watcher(scope.api::<Service>(&client), wc.clone()))
+        .touched_objects()
+        .default_backoff();
+
+    let slices_writer = reflector::store::Writer::<DynamicObject>::new(slice_resource.clone());
+    let slices = slices_writer.as_reader();
+    let slice_stream = reflector::reflector(slices_writer, watcher(scope.dynamic_api(&client, &slice_resource), wc))
+        .touched_objects()
+        .default_backoff();
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "tgbind-controller".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        aws,
+        bindings: bindings.clone(),
+        services: services.clone(),
+        slices: slices.clone(),
+        recorder,
+        metrics,
+        settings,
+    });
+
+    let by_service = bindings.clone();
+    let by_slice = bindings.clone();
+    let controller = Controller::for_stream(binding_stream, bindings.clone())
+        .with_config(ControllerConfig::default().concurrency(workers))
+        .watches_stream(service_stream, move |svc: Service| {
+            bindings_for_service(&by_service, svc.namespace().as_deref(), &svc.name_any())
+        })
+        .watches_stream_with(
+            slice_stream,
+            move |slice: DynamicObject| match slice.labels().get(SERVICE_NAME_LABEL) {
+                Some(service) => bindings_for_service(&by_slice, slice.namespace().as_deref(), service),
+                None => Vec::new(),
+            },
+            slice_resource,
+        )
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => {
+                    tracing::debug!(binding = %obj.name, namespace = obj.namespace.as_deref().unwrap_or_default(), "reconciled")
+                }
+                Err(kube::runtime::controller::Error::ReconcilerFailed(e, obj)) => {
+                    warn!(binding = %obj.name, error = %e, "reconcile failed")
+                }
+                Err(e) => warn!(error = %e, "controller"),
+            }
+        });
+
+    let caches_ready = async move {
+        let _ = bindings.wait_until_ready().await;
+        let _ = services.wait_until_ready().await;
+        let _ = slices.wait_until_ready().await;
+        info!("watch caches filled");
+    };
+    Running {
+        controller: Box::pin(controller),
+        caches_ready: Box::pin(caches_ready),
+    }
+}

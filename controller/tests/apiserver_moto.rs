@@ -1,0 +1,361 @@
+//! tgbind-controller against a real kube-apiserver (built from Debian's sources) and moto_server.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::{set, wait_for, Env, NS};
+use tgbind_controller::crd::TargetGroupBinding;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn reference_manifest_applies_unchanged() {
+    let env = Env::start().await;
+    Api::<Namespace>::all(env.client.clone())
+        .create(
+            &PostParams::default(),
+            &Namespace {
+                metadata: ObjectMeta {
+                    name: Some("app-namespace".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let manifest = r#"
+apiVersion: elbv2.k8s.aws/v1beta1
+kind: TargetGroupBinding
+metadata:
+  namespace: app-namespace
+  name: app-tgb
+spec:
+  serviceRef:
+    name: service-name
+    port: 80
+  targetGroupARN: arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/app-tg/0123456789abcdef
+  targetType: ip
+  networking:
+    ingress:
+    - from:
+      - securityGroup:
+          groupID: sg-0123456789abcdef0
+      ports:
+      - protocol: TCP
+"#;
+    let obj: TargetGroupBinding = serde_yaml::from_str(manifest).unwrap();
+    let created = Api::<TargetGroupBinding>::namespaced(env.client.clone(), "app-namespace")
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("the reference manifest applies");
+    assert_eq!(
+        created.spec.networking.as_ref().unwrap().ingress[0].from[0]
+            .security_group
+            .as_ref()
+            .unwrap()
+            .group_id,
+        "sg-0123456789abcdef0"
+    );
+    // An invalid target type is refused by the API server itself.
+    let mut bad: serde_json::Value = serde_yaml::from_str(manifest).unwrap();
+    bad["metadata"]["name"] = json!("bad-type");
+    bad["spec"]["targetType"] = json!("pod");
+    let bad_obj: Result<TargetGroupBinding, _> = serde_json::from_value(bad);
+    assert!(bad_obj.is_err(), "the type system already refuses targetType: pod");
+}
+
+#[tokio::test]
+async fn registers_ready_endpoints_follows_scaling_and_cleans_up_on_delete() {
+    let env = Env::start().await;
+    let arn = env.target_group("web").await;
+    env.service("web", &[("http", 80, 8080), ("admin", 9090, 9091)]).await;
+    env.slice("web-a", "web", "http", 8080, &[("10.1.0.1", true), ("10.1.0.2", true)])
+        .await;
+    let _c = env.controller("solo");
+
+    env.binding(
+        "web",
+        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+    )
+    .await;
+    wait_for("two targets registered", WAIT, || async {
+        env.targets(&arn).await == set(&["10.1.0.1:8080", "10.1.0.2:8080"])
+    })
+    .await;
+    wait_for("Ready=True with counts", WAIT, || async {
+        let tgb = env.tgbs().get("web").await.unwrap();
+        let s = tgb.status.unwrap_or_default();
+        s.registered_targets == Some(2)
+            && s.observed_generation == tgb.metadata.generation
+            && s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+    .await;
+    let tgb = env.tgbs().get("web").await.unwrap();
+    assert!(tgb
+        .metadata
+        .finalizers
+        .unwrap_or_default()
+        .contains(&"elbv2.k8s.aws/resources".to_string()));
+
+    // Scale up, then one endpoint goes not-ready, then scale down.
+    env.slice(
+        "web-a",
+        "web",
+        "http",
+        8080,
+        &[("10.1.0.1", true), ("10.1.0.2", true), ("10.1.0.3", true)],
+    )
+    .await;
+    wait_for("scale up to three", WAIT, || async { env.targets(&arn).await.len() == 3 }).await;
+    env.slice(
+        "web-a",
+        "web",
+        "http",
+        8080,
+        &[("10.1.0.1", true), ("10.1.0.2", false), ("10.1.0.3", true)],
+    )
+    .await;
+    wait_for("not-ready endpoint deregistered", WAIT, || async {
+        env.targets(&arn).await == set(&["10.1.0.1:8080", "10.1.0.3:8080"])
+    })
+    .await;
+    env.slice("web-a", "web", "http", 8080, &[("10.1.0.3", true)]).await;
+    wait_for("scale down to one", WAIT, || async {
+        env.targets(&arn).await == set(&["10.1.0.3:8080"])
+    })
+    .await;
+
+    // Port by name selects the other Service port's endpoints.
+    env.slice("web-admin", "web", "admin", 9091, &[("10.1.9.1", true)]).await;
+    env.binding(
+        "admin",
+        json!({ "serviceRef": { "name": "web", "port": "admin" }, "targetGroupARN": env.target_group("admin").await, "targetType": "ip" }),
+    )
+    .await;
+    let admin_arn = env.tgbs().get("admin").await.unwrap().spec.target_group_arn.unwrap();
+    wait_for("port by name", WAIT, || async {
+        env.targets(&admin_arn).await == set(&["10.1.9.1:9091"])
+    })
+    .await;
+
+    // Delete: targets leave, then the finalizer goes and the object with it.
+    env.tgbs().delete("web", &DeleteParams::default()).await.unwrap();
+    wait_for("binding gone", WAIT, || async {
+        env.tgbs().get_opt("web").await.unwrap().is_none()
+    })
+    .await;
+    assert!(env.targets(&arn).await.is_empty(), "deleting the binding deregisters its targets");
+    assert_eq!(
+        env.targets(&admin_arn).await,
+        set(&["10.1.9.1:9091"]),
+        "the other binding is untouched"
+    );
+}
+
+#[tokio::test]
+async fn missing_service_or_port_keeps_targets_and_says_why() {
+    let env = Env::start().await;
+    let arn = env.target_group("keep").await;
+    env.service("keep", &[("http", 80, 8080)]).await;
+    env.slice("keep-a", "keep", "http", 8080, &[("10.2.0.1", true)]).await;
+    let c = env.controller("solo");
+    env.binding(
+        "keep",
+        json!({ "serviceRef": { "name": "keep", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+    )
+    .await;
+    wait_for("registered", WAIT, || async { env.targets(&arn).await.len() == 1 }).await;
+
+    env.delete_service("keep").await;
+    wait_for("ServiceNotFound", WAIT, || async {
+        env.ready("keep").await == Some(("False".into(), "ServiceNotFound".into()))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        env.targets(&arn).await,
+        set(&["10.2.0.1:8080"]),
+        "a missing Service deregisters nothing"
+    );
+
+    env.service("keep", &[("other", 81, 8081)]).await;
+    wait_for("PortNotFound", WAIT, || async {
+        env.ready("keep").await == Some(("False".into(), "PortNotFound".into()))
+    })
+    .await;
+    assert_eq!(
+        env.targets(&arn).await,
+        set(&["10.2.0.1:8080"]),
+        "a missing port deregisters nothing"
+    );
+
+    let events = kube::api::Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), NS)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    let reasons: Vec<String> = events.items.iter().filter_map(|e| e.reason.clone()).collect();
+    assert!(
+        reasons.contains(&"ServiceNotFound".to_string()) && reasons.contains(&"TargetsRegistered".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        c.metrics().contains("tgbind_reconcile_errors_total{reason=\"ServiceNotFound\"}"),
+        "{}",
+        c.metrics()
+    );
+}
+
+#[tokio::test]
+async fn bad_bindings_get_clear_conditions_and_do_not_disturb_others() {
+    let env = Env::start().await;
+    let good_arn = env.target_group("good").await;
+    env.service("svc", &[("http", 80, 8080)]).await;
+    env.slice("svc-a", "svc", "http", 8080, &[("10.3.0.1", true)]).await;
+    let c = env.controller("solo");
+
+    let missing_tg = good_arn
+        .replace("/good/", "/missing/")
+        .replace(good_arn.rsplit('/').next().unwrap(), "0000000000000000");
+    let cases = [
+        (
+            "bad-arn",
+            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": "app-tg", "targetType": "ip" }),
+            "InvalidSpec",
+        ),
+        (
+            "no-group",
+            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetType": "ip" }),
+            "InvalidSpec",
+        ),
+        (
+            "gone-group",
+            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": missing_tg, "targetType": "ip" }),
+            "TargetGroupNotFound",
+        ),
+        (
+            "instance",
+            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": env.target_group("inst").await, "targetType": "instance" }),
+            "UnsupportedTargetType",
+        ),
+        (
+            "no-port",
+            json!({ "serviceRef": { "name": "svc", "port": 443 }, "targetGroupARN": env.target_group("noport").await, "targetType": "ip" }),
+            "PortNotFound",
+        ),
+    ];
+    for (name, spec, _) in &cases {
+        env.binding(name, spec.clone()).await;
+    }
+    env.binding(
+        "good",
+        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": good_arn, "targetType": "ip" }),
+    )
+    .await;
+    // A second binding on the same group is refused rather than fighting the first.
+    env.binding(
+        "second",
+        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": good_arn, "targetType": "ip" }),
+    )
+    .await;
+    for (name, _, reason) in &cases {
+        wait_for(&format!("{name} reports {reason}"), WAIT, || async {
+            env.ready(name).await == Some(("False".into(), reason.to_string()))
+        })
+        .await;
+    }
+    wait_for("good binding ready", WAIT, || async {
+        env.ready("good").await == Some(("True".into(), "Synced".into()))
+    })
+    .await;
+    wait_for("second binding refused", WAIT, || async {
+        env.ready("second").await == Some(("False".into(), "TargetGroupAlreadyBound".into()))
+    })
+    .await;
+    assert_eq!(env.targets(&good_arn).await, set(&["10.3.0.1:8080"]));
+
+    // Immutable: changing the ARN of a synced binding is reported, and its group is left alone.
+    let other = env.target_group("other").await;
+    env.tgbs()
+        .patch(
+            "good",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "targetGroupARN": other } })),
+        )
+        .await
+        .unwrap();
+    wait_for("ImmutableFieldChanged", WAIT, || async {
+        env.ready("good").await == Some(("False".into(), "ImmutableFieldChanged".into()))
+    })
+    .await;
+    assert_eq!(env.targets(&good_arn).await, set(&["10.3.0.1:8080"]));
+    assert!(env.targets(&other).await.is_empty());
+
+    // The process never crashed.
+    let mut c = c;
+    assert!(c.child.try_wait().unwrap().is_none(), "controller exited: {}", c.logs());
+}
+
+#[tokio::test]
+async fn target_group_deleted_out_of_band_shows_in_status_and_does_not_block_deletion() {
+    let env = Env::start().await;
+    let arn = env.target_group("doomed").await;
+    env.service("svc", &[("http", 80, 8080)]).await;
+    env.slice("svc-a", "svc", "http", 8080, &[("10.4.0.1", true)]).await;
+    let _c = env.controller("solo");
+    env.binding(
+        "doomed",
+        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+    )
+    .await;
+    wait_for("registered", WAIT, || async { env.targets(&arn).await.len() == 1 }).await;
+
+    env.elb.delete_target_group().target_group_arn(&arn).send().await.unwrap();
+    // The next event (an endpoint change) reconciles and finds the group gone.
+    env.slice("svc-a", "svc", "http", 8080, &[("10.4.0.1", true), ("10.4.0.2", true)])
+        .await;
+    wait_for("TargetGroupNotFound", WAIT, || async {
+        env.ready("doomed").await == Some(("False".into(), "TargetGroupNotFound".into()))
+    })
+    .await;
+
+    env.tgbs().delete("doomed", &DeleteParams::default()).await.unwrap();
+    wait_for("deletion not blocked", WAIT, || async {
+        env.tgbs().get_opt("doomed").await.unwrap().is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_controllers_elect_one_leader_and_the_standby_takes_over() {
+    let env = Env::start().await;
+    let arn = env.target_group("ha").await;
+    env.service("svc", &[("http", 80, 8080)]).await;
+    env.slice("svc-a", "svc", "http", 8080, &[("10.5.0.1", true)]).await;
+    let mut a = env.controller("replica-a");
+    wait_for("a leads", WAIT, || async { a.is_leader() }).await;
+    let b = env.controller("replica-b");
+    wait_for("b serves metrics", WAIT, || async { b.metrics().contains("tgbind_leader") }).await;
+    assert!(!b.is_leader(), "only one leader");
+
+    env.binding(
+        "ha",
+        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+    )
+    .await;
+    wait_for("registered by the leader", WAIT, || async { env.targets(&arn).await.len() == 1 }).await;
+
+    a.kill();
+    let killed = std::time::Instant::now();
+    // Lease duration in these tests is 4 s; the standby must lead within it (plus a renew period).
+    wait_for("b takes over", Duration::from_secs(6), || async { b.is_leader() }).await;
+    let took = killed.elapsed();
+    env.slice("svc-a", "svc", "http", 8080, &[("10.5.0.1", true), ("10.5.0.2", true)])
+        .await;
+    wait_for("the new leader reconciles", WAIT, || async { env.targets(&arn).await.len() == 2 }).await;
+    assert!(took <= Duration::from_secs(6), "takeover took {took:?}");
+}

@@ -1,0 +1,250 @@
+//! Controller test substrate: a real kube-apiserver + etcd and a real moto_server on loopback, the
+//! CRD installed, and `tgbind-controller` processes started against them. All stopped on drop.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::CustomResourceExt;
+use tgbind_aws::elbv2;
+use tgbind_controller::crd::TargetGroupBinding;
+use tgbind_testkit::apiserver::ApiServer;
+use tgbind_testkit::moto::{free_port, Moto};
+
+pub const NS: &str = "default";
+
+pub struct Env {
+    pub api: ApiServer,
+    pub moto: Moto,
+    pub client: kube::Client,
+    pub slices: ApiResource,
+    pub vpc: String,
+    pub elb: elbv2::Client,
+}
+
+pub async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {
+    let kc = Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let api = ApiServer::start();
+        let moto = Moto::start();
+        let client = client_for(&api.kubeconfig_path()).await;
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        crds.create(&PostParams::default(), &TargetGroupBinding::crd())
+            .await
+            .expect("the CRD applies");
+        wait_for("CRD established", Duration::from_secs(20), || async {
+            let tgbs: Api<TargetGroupBinding> = Api::namespaced(client.clone(), NS);
+            tgbs.list(&Default::default()).await.is_ok()
+        })
+        .await;
+        let slices = tgbind_controller::endpoints::endpoint_slice_resource(&client).await.unwrap();
+        let vpc = moto.default_vpc();
+        let elb = moto.elbv2().await;
+        Env {
+            api,
+            moto,
+            client,
+            slices,
+            vpc,
+            elb,
+        }
+    }
+
+    pub fn tgbs(&self) -> Api<TargetGroupBinding> {
+        Api::namespaced(self.client.clone(), NS)
+    }
+
+    pub async fn target_group(&self, name: &str) -> String {
+        let out = self
+            .elb
+            .create_target_group()
+            .name(name)
+            .port(80)
+            .protocol(elbv2::types::ProtocolEnum::Http)
+            .vpc_id(&self.vpc)
+            .target_type(elbv2::types::TargetTypeEnum::Ip)
+            .send()
+            .await
+            .unwrap();
+        out.target_groups()[0].target_group_arn().unwrap().to_string()
+    }
+
+    /// Registered targets as `ip:port`.
+    pub async fn targets(&self, arn: &str) -> BTreeSet<String> {
+        let out = self.elb.describe_target_health().target_group_arn(arn).send().await.unwrap();
+        out.target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target())
+            .map(|t| format!("{}:{}", t.id().unwrap(), t.port().unwrap_or_default()))
+            .collect()
+    }
+
+    pub async fn service(&self, name: &str, ports: &[(&str, i32, i32)]) {
+        let svc = Service {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                ports: Some(
+                    ports
+                        .iter()
+                        .map(|(n, p, t)| ServicePort {
+                            name: Some(n.to_string()),
+                            port: *p,
+                            target_port: Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(*t)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                selector: Some([("app".to_string(), name.to_string())].into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Api::<Service>::namespaced(self.client.clone(), NS)
+            .create(&PostParams::default(), &svc)
+            .await
+            .unwrap();
+    }
+
+    pub async fn delete_service(&self, name: &str) {
+        Api::<Service>::namespaced(self.client.clone(), NS)
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+
+    /// Creates or replaces the EndpointSlice `slice` of `service`: (ip, ready) endpoints, one port.
+    pub async fn slice(&self, slice: &str, service: &str, port_name: &str, port: i32, endpoints: &[(&str, bool)]) {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), NS, &self.slices);
+        let body = serde_json::json!({
+            "apiVersion": self.slices.api_version,
+            "kind": "EndpointSlice",
+            "metadata": { "name": slice, "namespace": NS, "labels": { "kubernetes.io/service-name": service } },
+            "addressType": "IPv4",
+            "endpoints": endpoints.iter().map(|(ip, ready)| serde_json::json!({ "addresses": [ip], "conditions": { "ready": ready } })).collect::<Vec<_>>(),
+            "ports": [{ "name": port_name, "port": port, "protocol": "TCP" }],
+        });
+        let obj: DynamicObject = serde_json::from_value(body).unwrap();
+        api.patch(slice, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap();
+    }
+
+    /// Applies a TargetGroupBinding from YAML/JSON text (as a user would with kubectl).
+    pub async fn binding(&self, name: &str, spec: serde_json::Value) {
+        let obj: TargetGroupBinding = serde_json::from_value(serde_json::json!({
+            "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+            "metadata": { "name": name, "namespace": NS }, "spec": spec,
+        }))
+        .unwrap();
+        self.tgbs().create(&PostParams::default(), &obj).await.unwrap();
+    }
+
+    pub async fn ready(&self, name: &str) -> Option<(String, String)> {
+        let tgb = self.tgbs().get(name).await.ok()?;
+        let c = tgb.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        Some((c.status, c.reason))
+    }
+
+    pub fn controller(&self, identity: &str) -> Controller {
+        Controller::start(self, identity, &[])
+    }
+}
+
+pub struct Controller {
+    pub child: Child,
+    pub http_port: u16,
+    pub log: PathBuf,
+}
+
+impl Controller {
+    pub fn start(env: &Env, identity: &str, extra: &[(&str, &str)]) -> Controller {
+        let http_port = free_port();
+        let log = env.api.dir.path().join(format!("controller-{identity}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_tgbind-controller"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KUBECONFIG", env.api.kubeconfig_path())
+            .env("AWS_ENDPOINT_URL", env.moto.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("POD_NAME", identity)
+            .env("POD_NAMESPACE", NS)
+            .env("HTTP_ADDR", format!("127.0.0.1:{http_port}"))
+            .env("LEASE_DURATION", "4s")
+            .env("LEASE_RENEW", "1s")
+            .env("BACKOFF_BASE", "200ms")
+            .env("BACKOFF_CAP", "2s")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start tgbind-controller");
+        Controller { child, http_port, log }
+    }
+
+    pub fn metrics(&self) -> String {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{}/metrics", self.http_port)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.metrics().lines().any(|l| l.trim() == "tgbind_leader 1")
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` until it holds; panics with `what` after `limit`.
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}

@@ -1,0 +1,5 @@
+//! Real components for tests, started on loopback and stopped on drop: `moto_server` for the AWS
+//! APIs and etcd + kube-apiserver (built by `scripts/build-kube-apiserver.sh`) for Kubernetes.
+
+pub mod apiserver;
+pub mod moto;
