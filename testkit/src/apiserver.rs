@@ -47,6 +47,12 @@ fn curl_ok(url: &str, token: Option<&str>) -> bool {
 
 impl ApiServer {
     pub fn start() -> ApiServer {
+        Self::start_with_users(&[])
+    }
+
+    /// Starts with extra static token users: (token, user name, groups). A user named
+    /// `system:serviceaccount:<ns>:<name>` is matched by RBAC subjects of kind ServiceAccount.
+    pub fn start_with_users(users: &[(&str, &str, &str)]) -> ApiServer {
         let bin = kube_bin_dir();
         let apiserver_bin = require(bin.join("kube-apiserver"), "kube-apiserver (run scripts/build-kube-apiserver.sh)");
         let etcd_bin = require(bin.join("etcd"), "etcd (run scripts/build-kube-apiserver.sh)");
@@ -62,7 +68,11 @@ impl ApiServer {
             .status()
             .expect("openssl");
         assert!(status.success(), "openssl genrsa failed");
-        std::fs::write(d.join("tokens.csv"), format!("{ADMIN_TOKEN},admin,admin,\"system:masters\"\n")).unwrap();
+        let mut tokens = format!("{ADMIN_TOKEN},admin,admin,\"system:masters\"\n");
+        for (token, user, groups) in users {
+            tokens.push_str(&format!("{token},{user},{user},\"{groups}\"\n"));
+        }
+        std::fs::write(d.join("tokens.csv"), tokens).unwrap();
 
         let etcd = Command::new(etcd_bin)
             .arg("--data-dir")

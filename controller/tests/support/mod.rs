@@ -38,8 +38,13 @@ pub async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {
 
 impl Env {
     pub async fn start() -> Env {
+        Self::start_with_users(&[]).await
+    }
+
+    /// With extra static token users (see `ApiServer::start_with_users`).
+    pub async fn start_with_users(users: &[(&str, &str, &str)]) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let api = ApiServer::start();
+        let api = ApiServer::start_with_users(users);
         let moto = Moto::start();
         let client = client_for(&api.kubeconfig_path()).await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());

@@ -1,0 +1,111 @@
+//! The Helm chart: its CRD is the controller's, it lints strictly and renders valid manifests, and
+//! the controller does its whole job under exactly the RBAC the chart grants.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::{ApiResource, Discovery};
+use serde_json::json;
+use support::{set, wait_for, Env, NS};
+use tgbind_testkit::moto::venv;
+
+const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/tgbind-controller");
+const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts");
+
+#[test]
+fn chart_crd_is_the_controllers_crd() {
+    let shipped = std::fs::read_to_string(format!("{CHART}/crds/targetgroupbindings.yaml")).unwrap();
+    assert_eq!(
+        shipped,
+        tgbind_controller::crd::crd_yaml(),
+        "regenerate with: tgbind-controller crd > charts/tgbind-controller/crds/targetgroupbindings.yaml"
+    );
+}
+
+#[test]
+fn chart_lints_strictly_and_renders_valid_manifests() {
+    let out = Command::new(venv().join("bin/python"))
+        .arg(format!("{SCRIPTS}/check-chart.py"))
+        .output()
+        .expect("run check-chart.py");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("chart checks passed"), "{text}");
+}
+
+fn render_chart(values: serde_json::Value) -> Vec<serde_json::Value> {
+    let out = Command::new(venv().join("bin/python"))
+        .arg(format!("{SCRIPTS}/render-chart.py"))
+        .arg(values.to_string())
+        .arg(NS)
+        .output()
+        .expect("render chart");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn controller_works_under_exactly_the_charts_rbac() {
+    const TOKEN: &str = "tgbind-sa-token";
+    let env = Env::start_with_users(&[(TOKEN, &format!("system:serviceaccount:{NS}:tgbind"), "system:serviceaccounts")]).await;
+    let docs = render_chart(json!({ "serviceAccount": { "create": false, "name": "tgbind" } }));
+    let discovery = Discovery::new(env.client.clone()).run().await.unwrap();
+    let mut applied = 0;
+    for doc in docs
+        .iter()
+        .filter(|d| d["apiVersion"].as_str().unwrap().starts_with("rbac.authorization.k8s.io"))
+    {
+        let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+        let (ar, _): (ApiResource, _) = discovery
+            .resolve_gvk(&kube::api::GroupVersionKind::gvk(group, version, doc["kind"].as_str().unwrap()))
+            .unwrap();
+        let obj: DynamicObject = serde_json::from_value(doc.clone()).unwrap();
+        let api: Api<DynamicObject> = if doc["metadata"]["namespace"].is_string() {
+            Api::namespaced_with(env.client.clone(), NS, &ar)
+        } else {
+            Api::all_with(env.client.clone(), &ar)
+        };
+        api.patch(
+            &obj.metadata.name.clone().unwrap(),
+            &PatchParams::apply("tests").force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .unwrap();
+        applied += 1;
+    }
+    assert_eq!(applied, 4, "ClusterRole, ClusterRoleBinding, Role, RoleBinding");
+
+    let kubeconfig = env.api.dir.path().join("sa-kubeconfig");
+    std::fs::write(&kubeconfig, env.api.kubeconfig(TOKEN)).unwrap();
+    let arn = env.target_group("rbac").await;
+    env.service("svc", &[("http", 80, 8080)]).await;
+    env.slice("svc-a", "svc", "http", 8080, &[("10.7.0.1", true)]).await;
+    let c = support::Controller::start(&env, "rbac", &[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
+    env.binding(
+        "rbac",
+        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+    )
+    .await;
+    wait_for("registered under the chart's RBAC", Duration::from_secs(20), || async {
+        env.targets(&arn).await == set(&["10.7.0.1:8080"])
+    })
+    .await;
+    wait_for("status written", Duration::from_secs(10), || async {
+        env.ready("rbac").await == Some(("True".into(), "Synced".into()))
+    })
+    .await;
+    env.tgbs().delete("rbac", &Default::default()).await.unwrap();
+    wait_for("finalizer removed", Duration::from_secs(10), || async {
+        env.tgbs().get_opt("rbac").await.unwrap().is_none()
+    })
+    .await;
+    let logs = c.logs();
+    assert!(
+        !logs.to_lowercase().contains("forbidden"),
+        "the chart's RBAC lacks a permission:\n{logs}"
+    );
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Lints charts/tgbind-controller strictly with the Helm v4 library and validates what it renders.
+
+Checks, for several value sets users will write (defaults, IRSA, ServiceMonitor, one namespace, one
+replica): `helm lint --strict` finds nothing; every rendered core object validates against the
+Kubernetes schema (strict: unknown fields are errors); the RBAC grants no access to Secrets; the
+Deployment runs non-root with a read-only root filesystem and has resource requests and limits.
+Prints one line per check and exits non-zero on any failure.
+"""
+import sys
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+CHART = Path(__file__).resolve().parent.parent / "charts" / "tgbind-controller"
+KUBE_VERSION = "1.30.0"
+VALUE_SETS = {
+    "defaults": {},
+    "irsa": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/tgbind"}}, "region": "eu-west-1"},
+    "existing-service-account": {"serviceAccount": {"create": False, "name": "tgbind"}},
+    "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
+    "one-namespace-one-replica": {"watchNamespaces": ["apps"], "replicaCount": 1, "clusterName": "blue"},
+}
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+for name, values in VALUE_SETS.items():
+    report = helm.lint(str(CHART), values, strict=True, kube_version="v" + KUBE_VERSION)
+    problems = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2] + report.get("errors", [])
+    check(not problems, f"[{name}] helm lint --strict: {problems or 'clean'}")
+
+    rendered = helm.Chart.load(str(CHART)).render(values, name="tgbind", namespace="kube-system", is_install=True)
+    docs = [d for path, text in rendered.items() if not path.endswith("NOTES.txt") and text.strip() for d in yaml.safe_load_all(text) if d]
+    kinds = sorted(d["kind"] for d in docs)
+    for doc in docs:
+        if doc["apiVersion"].startswith("monitoring.coreos.com"):
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+            check(True, f"[{name}] {doc['kind']}/{doc['metadata']['name']} validates")
+        except Exception as e:  # noqa: BLE001 - report any schema failure
+            check(False, f"[{name}] {doc['kind']}/{doc['metadata']['name']}: {e}")
+    for doc in docs:
+        if doc["kind"] in ("ClusterRole", "Role"):
+            resources = {r for rule in doc["rules"] for r in rule.get("resources", [])}
+            check("secrets" not in resources and "*" not in resources, f"[{name}] {doc['kind']} grants no Secrets and no wildcards")
+        if doc["kind"] == "Deployment":
+            pod = doc["spec"]["template"]["spec"]
+            c = pod["containers"][0]
+            check(pod["securityContext"].get("runAsNonRoot") is True, f"[{name}] runs as non-root")
+            check(c["securityContext"].get("readOnlyRootFilesystem") is True, f"[{name}] read-only root filesystem")
+            check("requests" in c["resources"] and "limits" in c["resources"], f"[{name}] resource requests and limits")
+    if name == "defaults":
+        check("PodDisruptionBudget" in kinds and kinds.count("Deployment") == 1, f"[{name}] renders {kinds}")
+    if name == "service-monitor":
+        check("ServiceMonitor" in kinds, f"[{name}] renders a ServiceMonitor")
+    if name == "one-namespace-one-replica":
+        check("PodDisruptionBudget" not in kinds, f"[{name}] no PDB for a single replica")
+
+crds = helm.Chart.load(str(CHART)).crds
+check(len(crds) == 1 and "TargetGroupBinding" in crds[0]["data"], "chart ships the TargetGroupBinding CRD in crds/")
+
+print(f"{len(failures)} failed" if failures else "chart checks passed")
+sys.exit(1 if failures else 0)
