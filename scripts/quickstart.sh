@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local quickstart: emulated AWS (moto) on loopback, `terraform apply` of examples/quickstart
-# with the elbv2 provider, then a look at what was created. Cleans up on exit.
+# The local quickstart: emulated AWS (moto) and a real kube-apiserver on loopback; `terraform apply`
+# of examples/quickstart with the elbv2 provider; tgbind-controller binding a Service's endpoints
+# into the target group through a TargetGroupBinding. Cleans up on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -11,14 +12,23 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "Setting up tools (cached in $TGBIND_CACHE)"
 bash scripts/setup.sh
 
-step "Building the provider (release)"
-cargo build --release -p terraform-provider-elbv2
+step "Building the provider and the controller (release)"
+cargo build --release -p terraform-provider-elbv2 -p tgbind-controller
 PROVIDER_DIR="$CARGO_TARGET_DIR/release"
+CONTROLLER="$CARGO_TARGET_DIR/release/tgbind-controller"
+KUBECTL="$TGBIND_VENV/bin/kubectl"
 
 WORK=$(mktemp -d)
 MOTO_PID=""
+CONTROLLER_PID=""
 cleanup() {
   set +e
+  if [ -n "$CONTROLLER_PID" ]; then
+    step "Deleting the TargetGroupBinding (its targets are deregistered), stopping the controller"
+    "$KUBECTL" --kubeconfig "$WORK/kube/kubeconfig" delete targetgroupbinding demo --wait=true --timeout=30s
+    kill "$CONTROLLER_PID" 2>/dev/null; wait "$CONTROLLER_PID" 2>/dev/null
+  fi
+  [ -f "$WORK/kube/apiserver.pid" ] && bash "$ROOT/scripts/local-apiserver.sh" stop "$WORK/kube"
   if [ -n "$MOTO_PID" ]; then
     if [ -f "$WORK/tf/terraform.tfstate" ]; then
       step "Destroying what the quickstart created"
@@ -73,21 +83,80 @@ TG_ARN=$("$TGBIND_TERRAFORM" output -raw target_group_arn)
 step "A second plan right after apply: nothing to change"
 "$TGBIND_TERRAFORM" plan -no-color -detailed-exitcode -var "vpc_id=$VPC_ID" -var "endpoint_url=$ENDPOINT" >/dev/null && echo "No changes."
 
-step "The target group as AWS reports it"
-"$TGBIND_VENV/bin/python" - "$ENDPOINT" "$TG_ARN" <<'PY'
+step "Starting a local kube-apiserver + etcd (built from Debian's kubernetes sources)"
+bash "$ROOT/scripts/local-apiserver.sh" start "$WORK/kube"
+export KUBECONFIG="$WORK/kube/kubeconfig"
+"$KUBECTL" version 2>/dev/null | tail -n 1
+
+step "Installing the TargetGroupBinding CRD and starting tgbind-controller"
+"$CONTROLLER" crd | "$KUBECTL" apply -f -
+"$KUBECTL" wait --for=condition=Established crd/targetgroupbindings.elbv2.k8s.aws --timeout=30s
+AWS_ENDPOINT_URL="$ENDPOINT" POD_NAMESPACE=default CLUSTER_NAME=quickstart LOG_FORMAT=text HTTP_ADDR=127.0.0.1:0 \
+  "$CONTROLLER" run >"$WORK/controller.log" 2>&1 &
+CONTROLLER_PID=$!
+
+step "Creating Service demo and its EndpointSlice (three ready pods; no kubelet here, so we write it)"
+"$KUBECTL" apply -f "$ROOT/examples/quickstart/k8s/service.yaml"
+SLICE_API=$("$KUBECTL" api-versions | grep -x 'discovery.k8s.io/v1' || echo discovery.k8s.io/v1beta1)
+write_slice() {
+  local endpoints=""
+  for ip in "$@"; do endpoints="$endpoints
+  - addresses: [\"$ip\"]
+    conditions: {ready: true}"; done
+  "$KUBECTL" apply -f - <<SLICE >/dev/null
+apiVersion: $SLICE_API
+kind: EndpointSlice
+metadata:
+  name: demo-abc12
+  namespace: default
+  labels:
+    kubernetes.io/service-name: demo
+addressType: IPv4
+ports:
+- name: http
+  port: 8080
+  protocol: TCP
+endpoints:$endpoints
+SLICE
+}
+write_slice 10.42.0.11 10.42.0.12 10.42.1.13
+
+step "Applying a TargetGroupBinding (the reference manifest, with the ARN from terraform output)"
+sed "s|TARGET_GROUP_ARN|$TG_ARN|" "$ROOT/examples/quickstart/k8s/targetgroupbinding.yaml" | "$KUBECTL" apply -f -
+for _ in $(seq 100); do
+  [ "$("$KUBECTL" get tgb demo -o jsonpath='{.status.registeredTargets}')" = 3 ] && break
+  sleep 0.2
+done
+"$KUBECTL" get targetgroupbindings
+
+show_targets() {
+  "$TGBIND_VENV/bin/python" - "$ENDPOINT" "$TG_ARN" <<'PY'
 import sys, boto3
 elb = boto3.client("elbv2", endpoint_url=sys.argv[1], region_name="us-east-1")
-tg = elb.describe_target_groups(TargetGroupArns=[sys.argv[2]])["TargetGroups"][0]
-print(f"{tg['TargetGroupName']}: {tg['Protocol']}:{tg['Port']} type={tg['TargetType']} health={tg['HealthCheckPath']} every {tg['HealthCheckIntervalSeconds']}s")
-tags = elb.describe_tags(ResourceArns=[sys.argv[2]])["TagDescriptions"][0]["Tags"]
-print("tags:", ", ".join(f"{t['Key']}={t['Value']}" for t in tags))
+for d in elb.describe_target_health(TargetGroupArn=sys.argv[2])["TargetHealthDescriptions"]:
+    print(f"  {d['Target']['Id']}:{d['Target']['Port']}  {d['TargetHealth']['State']}")
 PY
+}
+step "Targets registered in the target group"
+show_targets
+
+step "Scaling the Service to four pods: the new endpoint is registered within milliseconds"
+write_slice 10.42.0.11 10.42.0.12 10.42.1.13 10.42.1.14
+for _ in $(seq 100); do
+  [ "$("$KUBECTL" get tgb demo -o jsonpath='{.status.registeredTargets}')" = 4 ] && break
+  sleep 0.1
+done
+"$KUBECTL" get targetgroupbindings -o wide
+show_targets
 
 cat <<MSG
 
 Done. The target group ARN for a TargetGroupBinding's spec.targetGroupARN:
   $TG_ARN
 
-Against a real AWS account: copy examples/quickstart, leave endpoint_url unset, pass your cluster's
-VPC ID (-var vpc_id=vpc-...) and use your usual AWS credentials (profile, SSO, role).
+Against a real AWS account and EKS cluster: copy examples/quickstart, leave endpoint_url unset, pass
+your cluster's VPC ID (-var vpc_id=vpc-...) and use your usual AWS credentials; install the controller
+with `helm install tgbind-controller charts/tgbind-controller -n kube-system --set clusterName=<cluster>`
+(IAM role through EKS Pod Identity or IRSA, see docs/iam-policy.json), then apply
+examples/quickstart/k8s/targetgroupbinding.yaml with your ARN. Kubernetes writes the EndpointSlices.
 MSG
