@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks (release build), printing figures and their budgets measured in one run.
+# Benchmarks (release build), printing figures and their budgets measured in one run each:
+# the provider's overhead, then the controller on a real kube-apiserver + moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh
 cargo bench -p terraform-provider-elbv2 --bench provider
+cargo bench -p tgbind-controller --bench controller

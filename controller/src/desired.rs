@@ -43,13 +43,13 @@ pub fn resolve_service_port(service: &Service, port: &IntOrString) -> Result<Str
 
 /// Pod IP targets: ready endpoints of the address family, with the target port the slices give for
 /// the Service port. Terminating endpoints leave even while still serving (their pods are going).
-pub fn ip_targets(slices: &[Slice], port_name: &str, family: IpAddressType) -> BTreeSet<Target> {
+pub fn ip_targets<'a>(slices: impl IntoIterator<Item = &'a Slice>, port_name: &str, family: IpAddressType) -> BTreeSet<Target> {
     let address_type = match family {
         IpAddressType::Ipv4 => "IPv4",
         IpAddressType::Ipv6 => "IPv6",
     };
     let mut out = BTreeSet::new();
-    for slice in slices.iter().filter(|s| s.address_type == address_type) {
+    for slice in slices.into_iter().filter(|s| s.address_type == address_type) {
         let Some(port) = slice
             .ports
             .iter()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::finalizer::{finalizer, Event};
@@ -21,7 +21,7 @@ use tracing::{info, instrument, warn};
 use crate::aws::TargetGroupApi;
 use crate::crd::{IpAddressType, TargetGroupBinding, TargetGroupBindingStatus, TargetType, FINALIZER};
 use crate::desired::{healthy_count, ip_targets, plan_changes, registered, resolve_service_port};
-use crate::endpoints::{Slice, SERVICE_NAME_LABEL};
+use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
 use crate::metrics::Metrics;
 use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
 
@@ -38,10 +38,32 @@ pub struct Context {
     pub aws: Arc<dyn TargetGroupApi>,
     pub bindings: Store<TargetGroupBinding>,
     pub services: Store<Service>,
-    pub slices: Store<DynamicObject>,
+    pub slices: Store<EndpointSliceObject>,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_patch_clears_fields_that_went_away() {
+        let prev = TargetGroupBindingStatus {
+            consecutive_failures: Some(3),
+            registered_targets: Some(1),
+            ..Default::default()
+        };
+        let next = TargetGroupBindingStatus {
+            registered_targets: Some(2),
+            ..Default::default()
+        };
+        let patch = status_patch(Some(&prev), &next);
+        assert_eq!(patch["status"]["consecutiveFailures"], serde_json::Value::Null);
+        assert!(patch["status"].as_object().unwrap().contains_key("consecutiveFailures"));
+        assert_eq!(patch["status"]["registeredTargets"], 2);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,8 +131,7 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
         }
     }
     if prev != Some(&next) {
-        let patch = serde_json::json!({ "status": next });
-        api.patch_status(&tgb.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        api.patch_status(&tgb.name_any(), &PatchParams::default(), &Patch::Merge(status_patch(prev, &next)))
             .await?;
     }
     Ok(match outcome {
@@ -118,6 +139,21 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
         Err(p) if p.retry == Retry::OnChange => Action::await_change(),
         Err(_) => Action::requeue(backoff(next.consecutive_failures.unwrap_or(1) as u32, &ctx.settings)),
     })
+}
+
+/// A JSON merge patch from `prev` to `next`: fields `next` leaves out are sent as null, since a merge
+/// patch that omits a field keeps its old value.
+fn status_patch(prev: Option<&TargetGroupBindingStatus>, next: &TargetGroupBindingStatus) -> serde_json::Value {
+    let mut fields = match serde_json::to_value(next) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(serde_json::Value::Object(old)) = prev.and_then(|p| serde_json::to_value(p).ok()) {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    serde_json::json!({ "status": fields })
 }
 
 async fn publish(ctx: &Context, reference: &k8s_openapi::api::core::v1::ObjectReference, kind: EventType, reason: &str, note: &str) {
@@ -239,15 +275,14 @@ async fn resolve_arn(tgb: &TargetGroupBinding, ctx: &Context) -> Result<String, 
     }
 }
 
-/// The Service's EndpointSlices, from the watch cache.
-fn slices_of(ctx: &Context, namespace: &str, service: &str) -> Vec<Slice> {
+/// The Service's EndpointSlices, from the watch cache (shared, not copied).
+fn slices_of(ctx: &Context, namespace: &str, service: &str) -> Vec<Arc<EndpointSliceObject>> {
     ctx.slices
         .state()
-        .iter()
+        .into_iter()
         .filter(|s| {
             s.metadata.namespace.as_deref() == Some(namespace) && s.labels().get(SERVICE_NAME_LABEL).map(String::as_str) == Some(service)
         })
-        .map(|s| Slice::from_dynamic(s))
         .collect()
 }
 
@@ -275,7 +310,8 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
         )
     })?;
     let family = tgb.spec.ip_address_type.unwrap_or(IpAddressType::Ipv4);
-    let desired = ip_targets(&slices_of(ctx, &ns, svc_name), &port_name, family);
+    let slices = slices_of(ctx, &ns, svc_name);
+    let desired = ip_targets(slices.iter().map(|s| &s.slice), &port_name, family);
 
     let arn = resolve_arn(tgb, ctx).await?;
     let current = ctx.aws.describe_target_health(&arn).await.map_err(|e| aws_problem(e, &arn))?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -14,7 +14,7 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
 use crate::crd::TargetGroupBinding;
-use crate::endpoints::SERVICE_NAME_LABEL;
+use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
 use crate::reconcile::{error_policy, reconcile, Context};
 
 /// Where to watch: every namespace, or the listed ones. With exactly one namespace the watches are
@@ -35,7 +35,7 @@ impl Scope {
             _ => Api::all(client.clone()),
         }
     }
-    fn dynamic_api(&self, client: &kube::Client, ar: &ApiResource) -> Api<DynamicObject> {
+    fn slice_api(&self, client: &kube::Client, ar: &ApiResource) -> Api<EndpointSliceObject> {
         match self.namespaces.as_slice() {
             [one] => Api::namespaced_with(client.clone(), one, ar),
             _ => Api::all_with(client.clone(), ar),
@@ -43,6 +43,15 @@ impl Scope {
     }
     pub fn includes(&self, namespace: Option<&str>) -> bool {
         self.namespaces.is_empty() || namespace.is_some_and(|ns| self.namespaces.iter().any(|n| n == ns))
+    }
+}
+
+/// Drops what the controller never reads before objects enter the caches: managed fields and the
+/// last-applied annotation are often larger than the rest of a Service or slice.
+fn slim<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+    if let Some(annotations) = obj.meta_mut().annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
 }
 
@@ -90,11 +99,14 @@ pub fn build(
 
     let (bindings, bindings_writer) = reflector::store::<TargetGroupBinding>();
     let scope_for_filter = scope.clone();
-    let binding_stream = reflector::reflector(bindings_writer, watcher(scope.api::<TargetGroupBinding>(&client), wc.clone()))
-        .applied_objects()
-        .default_backoff()
-        .filter(move |r| futures::future::ready(r.as_ref().map_or(true, |b| scope_for_filter.includes(b.namespace().as_deref()))))
-        .predicate_filter(binding_trigger, Default::default());
+    let binding_stream = reflector::reflector(
+        bindings_writer,
+        watcher(scope.api::<TargetGroupBinding>(&client), wc.clone()).modify(slim),
+    )
+    .applied_objects()
+    .default_backoff()
+    .filter(move |r| futures::future::ready(r.as_ref().map_or(true, |b| scope_for_filter.includes(b.namespace().as_deref()))))
+    .predicate_filter(binding_trigger, Default::default());
 
     let (services, services_writer) = reflector::store::<Service>();
     // touched_objects: a deleted Service or slice must wake its bindings too.
@@ -102,9 +114,9 @@ pub fn build(
         .touched_objects()
         .default_backoff();
 
-    let slices_writer = reflector::store::Writer::<DynamicObject>::new(slice_resource.clone());
+    let slices_writer = reflector::store::Writer::<EndpointSliceObject>::new(slice_resource.clone());
     let slices = slices_writer.as_reader();
-    let slice_stream = reflector::reflector(slices_writer, watcher(scope.dynamic_api(&client, &slice_resource), wc))
+    let slice_stream = reflector::reflector(slices_writer, watcher(scope.slice_api(&client, &slice_resource), wc))
         .touched_objects()
         .default_backoff();
 
@@ -135,7 +147,7 @@ pub fn build(
         })
         .watches_stream_with(
             slice_stream,
-            move |slice: DynamicObject| match slice.labels().get(SERVICE_NAME_LABEL) {
+            move |slice: EndpointSliceObject| match slice.labels().get(SERVICE_NAME_LABEL) {
                 Some(service) => bindings_for_service(&by_slice, slice.namespace().as_deref(), service),
                 None => Vec::new(),
             },

@@ -129,6 +129,11 @@ async fn registers_ready_endpoints_follows_scaling_and_cleans_up_on_delete() {
         env.targets(&arn).await == set(&["10.1.0.3:8080"])
     })
     .await;
+    // Scaled to zero: the slice's endpoints become null, and the group empties.
+    env.slice("web-a", "web", "http", 8080, &[]).await;
+    wait_for("scale to zero", WAIT, || async { env.targets(&arn).await.is_empty() }).await;
+    env.slice("web-a", "web", "http", 8080, &[("10.1.0.3", true)]).await;
+    wait_for("back to one", WAIT, || async { env.targets(&arn).await == set(&["10.1.0.3:8080"]) }).await;
 
     // Port by name selects the other Service port's endpoints.
     env.slice("web-admin", "web", "admin", 9091, &[("10.1.9.1", true)]).await;

@@ -418,3 +418,46 @@ async fn version_0_state_is_upgraded() {
         assert_eq!(instance["attributes"]["deregistration_delay"], 300, "{instance}");
     }
 }
+
+/// The provider block's `assume_role` (through moto's STS) and `default_tags`: default tags land on
+/// the group, show in `tags_all` only, and a change to them is an in-place update.
+#[tokio::test]
+async fn assume_role_and_default_tags() {
+    for tf in terraforms() {
+        let moto = Moto::start();
+        let vpc = moto.default_vpc();
+        let w = Workdir::new(&tf, &moto);
+        let provider = |team: &str| {
+            format!(
+                "  assume_role {{\n    role_arn     = \"arn:aws:iam::123456789012:role/tgbind-test\"\n    session_name = \"tests\"\n  }}\n  default_tags {{\n    tags = {{ team = \"{team}\" }}\n  }}"
+            )
+        };
+        let body = format!(
+            "resource \"elbv2_target_group\" \"t\" {{\n  name = \"tagged\"\n  port = 80\n  protocol = \"HTTP\"\n  vpc_id = \"{vpc}\"\n  tags = {{ app = \"web\" }}\n}}\noutput \"arn\" {{ value = elbv2_target_group.t.arn }}\n"
+        );
+        w.write_config_with_provider(&provider("platform"), &body);
+        w.apply();
+        let arn = w.output("arn");
+        let tags = moto.elbv2().await.describe_tags().resource_arns(&arn).send().await.unwrap();
+        let tags: HashMap<String, String> = tags.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect();
+        assert_eq!(tags.get("team").map(String::as_str), Some("platform"), "{tags:?}");
+        assert_eq!(tags.get("app").map(String::as_str), Some("web"), "{tags:?}");
+        w.assert_no_changes("with default tags");
+
+        w.write_config_with_provider(&provider("payments"), &body);
+        let (changes, plan) = w.plan_has_changes();
+        assert!(
+            changes && plan.stdout.contains("update in-place") && plan.stdout.contains("\"platform\" -> \"payments\""),
+            "[{}] {}",
+            tf.version,
+            plan.stdout
+        );
+        assert!(!plan.stdout.contains("~ tags "), "only tags_all changes: {}", plan.stdout);
+        w.apply();
+        w.assert_no_changes("after changing default tags");
+    }
+}

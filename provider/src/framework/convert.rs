@@ -24,6 +24,7 @@ fn block_to_proto(b: &Block, version: i64) -> pb::schema::Block {
                 type_name: nb.name.clone(),
                 block: Some(block_to_proto(&nb.block, 0)),
                 nesting: match nb.nesting {
+                    Nesting::Single => pb::schema::nested_block::NestingMode::Single,
                     Nesting::List => pb::schema::nested_block::NestingMode::List,
                     Nesting::Set => pb::schema::nested_block::NestingMode::Set,
                 } as i32,
@@ -114,6 +115,13 @@ pub fn normalize_blocks(block: &Block, v: &mut Value) {
     }
     for b in &block.blocks {
         let empty = match b.nesting {
+            // An absent single block is null.
+            Nesting::Single => {
+                if let Some(item) = v.get_mut(&b.name) {
+                    normalize_blocks(&b.block, item);
+                }
+                continue;
+            }
             Nesting::List => Value::List(Vec::new()),
             Nesting::Set => Value::Set(Vec::new()),
         };

@@ -65,6 +65,14 @@ fn fill(block: &Block, prior: &Value, proposed: &Value, config: &Value, creating
     }
     for b in &block.blocks {
         let items = proposed.get(&b.name);
+        if b.nesting == Nesting::Single {
+            if items.is_set() {
+                let prior_item = if creating { &Value::Null } else { prior.get(&b.name) };
+                let item = fill(&b.block, prior_item, items, config.get(&b.name), creating || prior_item.is_null());
+                out.set(&b.name, item);
+            }
+            continue;
+        }
         let filled: Vec<Value> = items
             .elements()
             .iter()
@@ -82,7 +90,7 @@ fn fill(block: &Block, prior: &Value, proposed: &Value, config: &Value, creating
         let filled = match (items, b.nesting) {
             (Value::Null | Value::Unknown, _) => continue,
             (_, Nesting::Set) => Value::Set(filled),
-            (_, Nesting::List) => Value::List(filled),
+            (_, Nesting::List | Nesting::Single) => Value::List(filled),
         };
         out.set(&b.name, filled);
     }
@@ -99,6 +107,10 @@ fn replace_paths(block: &Block, prior: &Value, planned: &Value, path: &Attribute
         let (p, n) = (prior.get(&b.name), planned.get(&b.name));
         if b.requires_replace && p != n {
             out.push(path.child(&b.name));
+            continue;
+        }
+        if b.nesting == Nesting::Single {
+            replace_paths(&b.block, p, n, &path.child(&b.name), out);
             continue;
         }
         for (i, (pi, ni)) in p.elements().iter().zip(n.elements()).enumerate() {
@@ -219,6 +231,32 @@ mod tests {
         assert_eq!(plan.requires_replace, vec![AttributePath::attr("port")]);
         assert_eq!(plan.planned.get("arn"), &Value::Unknown);
         assert_eq!(plan.planned.get("delay").as_i64(), Some(300), "defaults stay known");
+    }
+
+    #[test]
+    fn single_blocks_plan_as_objects() {
+        let b = Block::new().block(NestedBlock::single(
+            "timeouts",
+            Block::new()
+                .attribute(Attribute::string("create").default("10m"))
+                .attribute(Attribute::string("id").computed()),
+        ));
+        let cfg = Value::object([("timeouts", Value::object([("create", Value::Null), ("id", Value::Null)]))]);
+        let plan = plan_change(&b, &Value::Null, &cfg, &cfg);
+        assert_eq!(plan.planned.get("timeouts").get("create"), &Value::string("10m"));
+        assert_eq!(plan.planned.get("timeouts").get("id"), &Value::Unknown);
+        let absent = Value::object([("timeouts", Value::Null)]);
+        assert_eq!(
+            plan_change(&b, &Value::Null, &absent, &absent).planned.get("timeouts"),
+            &Value::Null
+        );
+        let mut d = crate::framework::Diagnostics::new();
+        b.validate(
+            &Value::object([("timeouts", Value::object([("create", Value::Null)]))]),
+            &AttributePath::root(),
+            &mut d,
+        );
+        assert!(d.is_empty());
     }
 
     #[test]

@@ -126,7 +126,10 @@ impl Attribute {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nesting {
-    /// Zero or one block, as a list (`health_check[0]`): the form `aws_lb*` resources use.
+    /// At most one block, as an object (`timeouts.create`); absent is null.
+    Single,
+    /// Blocks as a list (`health_check[0]`): the form `aws_lb*` resources use, with max_items 1
+    /// for optional single blocks.
     List,
     Set,
 }
@@ -158,6 +161,20 @@ impl NestedBlock {
             ..Self::list(name, block)
         }
     }
+    pub fn single(name: &str, block: Block) -> Self {
+        Self {
+            nesting: Nesting::Single,
+            ..Self::list(name, block)
+        }
+    }
+    /// The blocks present in a value of this nested block.
+    pub fn items<'a>(&self, v: &'a Value) -> Vec<&'a Value> {
+        match self.nesting {
+            Nesting::Single if v.is_set() => vec![v],
+            Nesting::Single => Vec::new(),
+            _ => v.elements().iter().collect(),
+        }
+    }
     pub fn max_items(mut self, n: i64) -> Self {
         self.max_items = n;
         self
@@ -172,6 +189,7 @@ impl NestedBlock {
     }
     pub fn value_type(&self) -> Type {
         match self.nesting {
+            Nesting::Single => self.block.value_type(),
             Nesting::List => Type::list(self.block.value_type()),
             Nesting::Set => Type::set(self.block.value_type()),
         }
@@ -239,7 +257,8 @@ impl Block {
             if v.is_unknown() {
                 continue;
             }
-            let n = v.elements().len() as i64;
+            let items = b.items(v);
+            let n = items.len() as i64;
             if b.max_items > 0 && n > b.max_items {
                 diags.error_at(
                     &p,
@@ -254,8 +273,9 @@ impl Block {
                     format!("At least {} `{}` block(s) are required.", b.min_items, b.name),
                 );
             }
-            for (i, item) in v.elements().iter().enumerate() {
-                b.block.validate(item, &p.index(i), diags);
+            for (i, item) in items.into_iter().enumerate() {
+                let item_path = if b.nesting == Nesting::Single { p.clone() } else { p.index(i) };
+                b.block.validate(item, &item_path, diags);
             }
         }
     }

@@ -15,13 +15,14 @@ pub fn plan_tags_all(default_tags: &BTreeMap<String, String>, tags: &Value) -> V
     Value::string_map(all)
 }
 
-/// `tags` after a read: the object's tags less those that only come from the default tags. Keys the
-/// user manages (in the prior `tags`) stay even when a default tag has the same value.
+/// `tags` after a read: the object's tags less those the provider's default tags set. Keys the user
+/// manages (in the prior `tags`) stay even when a default tag has the same key; a default tag whose
+/// value was just changed in the provider block is still a default tag, not the user's.
 pub fn tags_from_remote(remote: &BTreeMap<String, String>, default_tags: &BTreeMap<String, String>, prior_tags: &Value) -> Value {
     let managed = prior_tags.as_string_map();
     let own: BTreeMap<&String, &String> = remote
         .iter()
-        .filter(|(k, v)| managed.contains_key(*k) || default_tags.get(*k) != Some(*v))
+        .filter(|(k, _)| managed.contains_key(*k) || !default_tags.contains_key(*k))
         .collect();
     if own.is_empty() && prior_tags.is_null() {
         Value::Null
@@ -66,6 +67,8 @@ mod tests {
             Value::string_map(m(&[("env", "prod"), ("extra", "x")]))
         );
         assert_eq!(tags_from_remote(&m(&[("team", "web")]), &defaults, &Value::Null), Value::Null);
+        // The default tag's value changed in the provider block: still not the user's tag.
+        assert_eq!(tags_from_remote(&m(&[("team", "old")]), &defaults, &Value::Null), Value::Null);
     }
 
     #[test]

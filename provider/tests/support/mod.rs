@@ -119,9 +119,14 @@ impl Workdir {
 
     /// Writes main.tf: the provider block for moto followed by `body`.
     pub fn write_config(&self, body: &str) {
+        self.write_config_with_provider("", body)
+    }
+
+    /// Like `write_config`, with extra lines inside the provider block.
+    pub fn write_config_with_provider(&self, provider_extra: &str, body: &str) {
         let header = format!(
             "terraform {{\n  required_providers {{\n    elbv2 = {{ source = \"tgbind/elbv2\" }}\n  }}\n}}\n\n\
-             provider \"elbv2\" {{\n  region       = \"us-east-1\"\n  endpoint_url = \"{}\"\n}}\n\n",
+             provider \"elbv2\" {{\n  region       = \"us-east-1\"\n  endpoint_url = \"{}\"\n{provider_extra}\n}}\n\n",
             self.endpoint
         );
         std::fs::write(self.path().join("main.tf"), format!("{header}{body}")).unwrap();
