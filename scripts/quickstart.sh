@@ -147,6 +147,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$KUBECTL" get targetgroupbindings -o wide
+echo "(new targets start unhealthy; the controller re-checks health until all are healthy)"
+for _ in $(seq 100); do
+  [ "$("$KUBECTL" get tgb demo -o jsonpath='{.status.healthyTargets}')" = 4 ] && break
+  sleep 0.2
+done
+"$KUBECTL" get targetgroupbindings -o wide
 show_targets
 
 cat <<MSG
@@ -156,7 +162,7 @@ Done. The target group ARN for a TargetGroupBinding's spec.targetGroupARN:
 
 Against a real AWS account and EKS cluster: copy examples/quickstart, leave endpoint_url unset, pass
 your cluster's VPC ID (-var vpc_id=vpc-...) and use your usual AWS credentials; install the controller
-with `helm install tgbind-controller charts/tgbind-controller -n kube-system --set clusterName=<cluster>`
+with: helm install tgbind-controller charts/tgbind-controller -n kube-system --set clusterName=<cluster>
 (IAM role through EKS Pod Identity or IRSA, see docs/iam-policy.json), then apply
 examples/quickstart/k8s/targetgroupbinding.yaml with your ARN. Kubernetes writes the EndpointSlices.
 MSG

@@ -50,6 +50,9 @@ struct RunArgs {
     /// Longest delay between retries.
     #[arg(long, env = "BACKOFF_CAP", default_value = "5m", value_parser = humantime::parse_duration)]
     backoff_cap: Duration,
+    /// While a group has targets that are not healthy yet, re-check it this often (that group only).
+    #[arg(long, env = "HEALTH_RECHECK", default_value = "5s", value_parser = humantime::parse_duration)]
+    health_recheck: Duration,
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
@@ -134,6 +137,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         resync: args.resync,
         backoff_base: args.backoff_base,
         backoff_cap: args.backoff_cap,
+        health_recheck: args.health_recheck,
     };
     let scope = Scope {
         namespaces: args.namespaces.into_iter().filter(|n| !n.is_empty()).collect(),

@@ -31,6 +31,8 @@ pub struct Settings {
     pub resync: Duration,
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
+    /// While some registered targets are not healthy yet, look again this soon (this group only).
+    pub health_recheck: Duration,
 }
 
 pub struct Context {
@@ -135,6 +137,7 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
             .await?;
     }
     Ok(match outcome {
+        Ok(s) if s.healthy < s.desired => Action::requeue(ctx.settings.health_recheck.min(ctx.settings.resync)),
         Ok(_) => Action::requeue(ctx.settings.resync),
         Err(p) if p.retry == Retry::OnChange => Action::await_change(),
         Err(_) => Action::requeue(backoff(next.consecutive_failures.unwrap_or(1) as u32, &ctx.settings)),

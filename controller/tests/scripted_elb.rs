@@ -112,6 +112,7 @@ async fn start_in_process(env: &Env, elb: Arc<ScriptedElb>) -> Arc<Metrics> {
         resync: Duration::from_secs(600),
         backoff_base: Duration::from_millis(100),
         backoff_cap: Duration::from_millis(800),
+        health_recheck: Duration::from_millis(300),
     };
     let running = build(
         env.client.clone(),
@@ -223,4 +224,40 @@ async fn scripted_elb_draining_targets_are_not_deregistered_twice_and_come_back(
         elb.writes().last().map(String::as_str) == Some("register 10.9.0.2:8080")
     })
     .await;
+}
+
+#[tokio::test]
+async fn scripted_elb_new_targets_turning_healthy_show_in_status_without_any_event() {
+    let env = Env::start().await;
+    let elb = Arc::new(ScriptedElb::default());
+    elb.set(ARN, &[]);
+    env.service("svc", &[("http", 80, 8080)]).await;
+    env.slice("svc-a", "svc", "http", 8080, &[("10.10.0.1", true)]).await;
+    start_in_process(&env, elb.clone()).await;
+    env.binding(
+        "b",
+        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": ARN, "targetType": "ip" }),
+    )
+    .await;
+    wait_for("registered (initial)", Duration::from_secs(10), || async {
+        env.tgbs()
+            .get("b")
+            .await
+            .unwrap()
+            .status
+            .is_some_and(|s| s.registered_targets == Some(1) && s.healthy_targets == Some(0))
+    })
+    .await;
+    // ELB's health checks pass; nothing changes in Kubernetes.
+    elb.set(ARN, &[("10.10.0.1", HealthState::Healthy)]);
+    wait_for("healthy count follows", Duration::from_secs(5), || async {
+        env.tgbs()
+            .get("b")
+            .await
+            .unwrap()
+            .status
+            .is_some_and(|s| s.healthy_targets == Some(1))
+    })
+    .await;
+    assert_eq!(elb.writes(), vec!["register 10.10.0.1:8080"], "re-checking health writes nothing");
 }

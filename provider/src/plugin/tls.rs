@@ -54,8 +54,13 @@ pub fn generate_server_identity() -> anyhow::Result<ServerIdentity> {
     let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).map_err(|_| anyhow::anyhow!("ECDSA key generation failed"))?;
     let pair =
         ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).map_err(|e| anyhow::anyhow!("generated key rejected: {e}"))?;
+    // rcgen picks serial numbers itself only when it has a crypto back end of its own.
+    let mut serial = [0u8; 16];
+    ring::rand::SecureRandom::fill(&rng, &mut serial).map_err(|_| anyhow::anyhow!("no randomness for a serial number"))?;
+    serial[0] &= 0x7f; // positive, as X.509 requires
     let key = RingEcdsaKey { pair, rng };
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
     params.distinguished_name.push(rcgen::DnType::OrganizationName, "tgbind");
     // go-plugin's client puts this certificate in its root pool, so it signs itself as a CA.
