@@ -4,7 +4,7 @@
 //! - [`crd`]: the TargetGroupBinding resource (wire-compatible with `elbv2.k8s.aws/v1beta1`);
 //! - [`desired`] and [`status`]: pure decisions (targets wanted, writes needed, status to show);
 //! - [`reconcile`]: one binding's reconcile, the only place that writes to AWS;
-//! - [`run`]: watches, indexes and the controller loop; [`leader`]: Lease election;
+//! - [`run`]: watches and the controller loop; [`index`]: Service -> bindings; [`leader`]: Lease election;
 //! - [`aws`]: the ELB API behind a trait; [`endpoints`]: EndpointSlices of either served version;
 //! - [`metrics`] and [`http`]: Prometheus metrics and health endpoints.
 
@@ -13,6 +13,7 @@ pub mod crd;
 pub mod desired;
 pub mod endpoints;
 pub mod http;
+pub mod index;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;

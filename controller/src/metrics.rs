@@ -27,8 +27,10 @@ pub struct Metrics {
     pub aws_calls: Family<AwsCallLabels, Counter>,
     pub targets_registered: Counter,
     pub targets_deregistered: Counter,
-    /// Reconciles running now (kube-runtime keeps its queue private; this is the visible part).
+    /// Reconciles running now.
     pub reconciles_in_flight: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Bindings with an event waiting for their reconcile (timed requeues not counted).
+    pub queue_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
     pub is_leader: Gauge<i64, std::sync::atomic::AtomicI64>,
     registry: Registry,
 }
@@ -48,6 +50,7 @@ impl Metrics {
         let targets_registered = Counter::<u64, AtomicU64>::default();
         let targets_deregistered = Counter::<u64, AtomicU64>::default();
         let reconciles_in_flight = Gauge::default();
+        let queue_depth = Gauge::default();
         let is_leader = Gauge::default();
         registry.register(
             "reconcile_duration_seconds",
@@ -63,6 +66,11 @@ impl Metrics {
         registry.register("targets_registered", "Targets registered", targets_registered.clone());
         registry.register("targets_deregistered", "Targets deregistered", targets_deregistered.clone());
         registry.register("reconciles_in_flight", "Reconciles running now", reconciles_in_flight.clone());
+        registry.register(
+            "queue_depth",
+            "Bindings with an event waiting for their reconcile",
+            queue_depth.clone(),
+        );
         registry.register("leader", "1 while this replica holds the leader lease", is_leader.clone());
         Self {
             reconcile_duration,
@@ -71,6 +79,7 @@ impl Metrics {
             targets_registered,
             targets_deregistered,
             reconciles_in_flight,
+            queue_depth,
             is_leader,
             registry,
         }

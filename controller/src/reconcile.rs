@@ -44,6 +44,7 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
+    pub pending: Arc<crate::index::Pending>,
 }
 
 #[cfg(test)]
@@ -92,6 +93,9 @@ pub fn backoff(failures: u32, settings: &Settings) -> Duration {
 pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = tgb.namespace().unwrap_or_default();
     let api: Api<TargetGroupBinding> = Api::namespaced(ctx.client.clone(), &ns);
+    ctx.metrics
+        .queue_depth
+        .set(ctx.pending.started(&ObjectRef::from_obj(tgb.as_ref())) as i64);
     ctx.metrics.reconciles_in_flight.inc();
     let started = std::time::Instant::now();
     let result = finalizer(&api, FINALIZER, tgb, |event| async {

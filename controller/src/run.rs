@@ -8,13 +8,14 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ApiResource};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
 use crate::crd::TargetGroupBinding;
 use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
+use crate::index::{Pending, ServiceIndex};
 use crate::reconcile::{error_policy, reconcile, Context};
 
 /// Where to watch: every namespace, or the listed ones. With exactly one namespace the watches are
@@ -55,20 +56,6 @@ fn slim<K: Resource>(obj: &mut K) {
     }
 }
 
-/// Bindings in `namespace` whose serviceRef names `service`.
-fn bindings_for_service(
-    bindings: &Store<TargetGroupBinding>,
-    namespace: Option<&str>,
-    service: &str,
-) -> Vec<ObjectRef<TargetGroupBinding>> {
-    bindings
-        .state()
-        .iter()
-        .filter(|b| b.namespace().as_deref() == namespace && b.spec.service_ref.name == service)
-        .map(|b| ObjectRef::from_obj(b.as_ref()))
-        .collect()
-}
-
 /// Changes that matter to a binding's reconcile: its spec, its deletion, its finalizers. Status
 /// writes (our own) do not wake it up again.
 fn binding_trigger(tgb: &TargetGroupBinding) -> Option<u64> {
@@ -99,24 +86,48 @@ pub fn build(
 
     let (bindings, bindings_writer) = reflector::store::<TargetGroupBinding>();
     let scope_for_filter = scope.clone();
+    let index = Arc::new(ServiceIndex::default());
+    let pending = Arc::new(Pending::default());
+    let (index_writer, scope_for_index) = (index.clone(), scope.clone());
+    let (pending_for_bindings, metrics_for_bindings) = (pending.clone(), metrics.clone());
     let binding_stream = reflector::reflector(
         bindings_writer,
         watcher(scope.api::<TargetGroupBinding>(&client), wc.clone()).modify(slim),
     )
+    .inspect(move |event| {
+        if let Ok(event) = event {
+            let in_scope = match event {
+                watcher::Event::Apply(b) | watcher::Event::InitApply(b) | watcher::Event::Delete(b) => {
+                    scope_for_index.includes(b.namespace().as_deref())
+                }
+                _ => true,
+            };
+            if in_scope {
+                index_writer.observe(event);
+            }
+        }
+    })
     .applied_objects()
     .default_backoff()
     .filter(move |r| futures::future::ready(r.as_ref().map_or(true, |b| scope_for_filter.includes(b.namespace().as_deref()))))
-    .predicate_filter(binding_trigger, Default::default());
+    .predicate_filter(binding_trigger, Default::default())
+    .inspect(move |r| {
+        if let Ok(b) = r {
+            metrics_for_bindings
+                .queue_depth
+                .set(pending_for_bindings.add([&ObjectRef::from_obj(b)]) as i64);
+        }
+    });
 
     let (services, services_writer) = reflector::store::<Service>();
     // touched_objects: a deleted Service or slice must wake its bindings too.
-    let service_stream = reflector::reflector(services_writer, watcher(scope.api::<Service>(&client), wc.clone()))
+    let service_stream = reflector::reflector(services_writer, watcher(scope.api::<Service>(&client), wc.clone()).modify(slim))
         .touched_objects()
         .default_backoff();
 
     let slices_writer = reflector::store::Writer::<EndpointSliceObject>::new(slice_resource.clone());
     let slices = slices_writer.as_reader();
-    let slice_stream = reflector::reflector(slices_writer, watcher(scope.slice_api(&client, &slice_resource), wc))
+    let slice_stream = reflector::reflector(slices_writer, watcher(scope.slice_api(&client, &slice_resource), wc).modify(slim))
         .touched_objects()
         .default_backoff();
 
@@ -134,21 +145,25 @@ pub fn build(
         services: services.clone(),
         slices: slices.clone(),
         recorder,
-        metrics,
+        metrics: metrics.clone(),
         settings,
+        pending: pending.clone(),
     });
 
-    let by_service = bindings.clone();
-    let by_slice = bindings.clone();
+    // A Service or slice event wakes the bindings that use that Service, found in the index.
+    let wake = move |namespace: Option<String>, service: &str| {
+        let refs = index.bindings_for(namespace.as_deref().unwrap_or_default(), service);
+        metrics.queue_depth.set(pending.add(&refs) as i64);
+        refs
+    };
+    let wake_for_slices = wake.clone();
     let controller = Controller::for_stream(binding_stream, bindings.clone())
         .with_config(ControllerConfig::default().concurrency(workers))
-        .watches_stream(service_stream, move |svc: Service| {
-            bindings_for_service(&by_service, svc.namespace().as_deref(), &svc.name_any())
-        })
+        .watches_stream(service_stream, move |svc: Service| wake(svc.namespace(), &svc.name_any()))
         .watches_stream_with(
             slice_stream,
             move |slice: EndpointSliceObject| match slice.labels().get(SERVICE_NAME_LABEL) {
-                Some(service) => bindings_for_service(&by_slice, slice.namespace().as_deref(), service),
+                Some(service) => wake_for_slices(slice.namespace(), service),
                 None => Vec::new(),
             },
             slice_resource,

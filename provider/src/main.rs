@@ -28,13 +28,13 @@ fn init_logging() {
         .init();
 }
 
-fn socket_dir() -> std::io::Result<std::path::PathBuf> {
+/// A fresh, private directory for the socket. Its name is random, not the PID: a provider that was
+/// killed leaves its directory behind, and a later process with the same PID must not trip on it.
+fn socket_dir() -> std::io::Result<tempfile::TempDir> {
     let base = std::env::var_os("PLUGIN_UNIX_SOCKET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("tgbind-elbv2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    tempfile::Builder::new().prefix("tgbind-elbv2-").tempdir_in(base)
 }
 
 #[tokio::main]
@@ -64,7 +64,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let opts = ServeOptions {
-        socket_dir: dir.clone(),
+        socket_dir: dir.path().to_path_buf(),
         client_cert_pem: if args.debug {
             None
         } else {
@@ -90,7 +90,7 @@ async fn main() -> std::process::ExitCode {
     } else {
         served.await
     };
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

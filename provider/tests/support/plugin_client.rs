@@ -68,6 +68,10 @@ impl Drop for PluginProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A killed provider cannot clean up its socket directory.
+        if let Some(dir) = std::path::Path::new(&self.socket).parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
