@@ -35,6 +35,19 @@ pub enum HealthState {
 }
 
 impl HealthState {
+    /// ELB's own word for the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+            Self::Unused => "unused",
+            Self::Draining => "draining",
+            Self::Unavailable => "unavailable",
+            Self::Other => "unknown",
+        }
+    }
+
     pub fn parse(s: &str) -> Self {
         match s {
             "initial" => Self::Initial,

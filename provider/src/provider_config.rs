@@ -100,6 +100,6 @@ impl ProviderDefinition for Elbv2Provider {
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Elbv2Context>>> {
-        Vec::new()
+        vec![Arc::new(resources::target_group_data::TargetGroupData::new())]
     }
 }

@@ -3,3 +3,4 @@
 pub mod arn;
 pub mod tags;
 pub mod target_group;
+pub mod target_group_data;

@@ -64,14 +64,14 @@ fn to_tags(tags: &BTreeMap<String, String>) -> Option<Vec<Tag>> {
     Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())
 }
 
-fn report<E>(diags: &mut Diagnostics, what: &str, err: &E)
+pub(crate) fn report<E>(diags: &mut Diagnostics, what: &str, err: &E)
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
 {
     diags.error(format!("{what} failed"), error_message(err));
 }
 
-async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteTargetGroup> {
+pub(crate) async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteTargetGroup> {
     let out = match ctx.client.describe_target_groups().target_group_arns(arn).send().await {
         Ok(out) => out,
         Err(e) if classify(&e) == ErrorKind::NotFound => return None,

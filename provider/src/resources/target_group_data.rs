@@ -1,0 +1,256 @@
+//! Data source `elbv2_target_group`: one target group by ARN, name or tags, with its registered
+//! targets and their health, so a configuration can wait for "the new cluster has N healthy targets"
+//! before shifting listener weights.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use tgbind_aws::targets::describe_target_health;
+use tgbind_aws::HealthState;
+
+use crate::framework::{Attribute, Block, DataSource, Diagnostics, Schema};
+use crate::provider_config::Elbv2Context;
+use crate::resources::arn::arn_suffix;
+use crate::resources::target_group::{fetch_remote, report};
+use crate::tfvalue::{AttributePath, Type, Value};
+
+pub struct TargetGroupData {
+    schema: Schema,
+}
+
+impl Default for TargetGroupData {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn object(fields: &[(&str, Type)]) -> Type {
+    Type::Object(fields.iter().map(|(k, t)| (k.to_string(), t.clone())).collect())
+}
+
+impl TargetGroupData {
+    pub fn new() -> Self {
+        let health_check = object(&[
+            ("enabled", Type::Bool),
+            ("path", Type::String),
+            ("port", Type::String),
+            ("protocol", Type::String),
+            ("matcher", Type::String),
+            ("interval", Type::Number),
+            ("timeout", Type::Number),
+            ("healthy_threshold", Type::Number),
+            ("unhealthy_threshold", Type::Number),
+        ]);
+        let target = object(&[
+            ("id", Type::String),
+            ("port", Type::Number),
+            ("state", Type::String),
+            ("reason", Type::String),
+        ]);
+        let block = Block::new()
+            .description("Looks up one target group by `arn`, `name` or `tags` (an error unless exactly one matches), with its registered targets and their health.")
+            .attribute(Attribute::string("arn").optional_computed().description("ARN of the target group."))
+            .attribute(Attribute::string("name").optional_computed().description("Name of the target group."))
+            .attribute(Attribute::string_map("tags").optional_computed().description("Tags the target group must carry (all of them)."))
+            .attribute(Attribute::string("id").computed().description("Same as `arn`."))
+            .attribute(Attribute::string("arn_suffix").computed().description("`targetgroup/<name>/<id>`."))
+            .attribute(Attribute::number("port").computed())
+            .attribute(Attribute::string("protocol").computed())
+            .attribute(Attribute::string("protocol_version").computed())
+            .attribute(Attribute::string("vpc_id").computed())
+            .attribute(Attribute::string("target_type").computed())
+            .attribute(Attribute::string("ip_address_type").computed())
+            .attribute(Attribute::number("deregistration_delay").computed())
+            .attribute(Attribute::string_set("load_balancer_arns").computed())
+            .attribute(Attribute::new("health_check", Type::list(health_check)).computed())
+            .attribute(Attribute::new("targets", Type::list(target)).computed().description("Registered targets with ELB's health state and reason, e.g. to wait for healthy targets before shifting traffic."))
+            .attribute(Attribute::number("healthy_target_count").computed().description("Registered targets in state `healthy`."));
+        Self {
+            schema: Schema::new(0, block),
+        }
+    }
+}
+
+/// ARNs of all target groups (paginated).
+async fn all_arns(ctx: &Elbv2Context, diags: &mut Diagnostics) -> Option<Vec<String>> {
+    let mut pages = ctx.client.describe_target_groups().into_paginator().send();
+    let mut arns = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(out) => arns.extend(out.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_string))),
+            Err(e) => {
+                report(diags, "DescribeTargetGroups", &e);
+                return None;
+            }
+        }
+    }
+    Some(arns)
+}
+
+/// Candidates matching the name or ARN; then filtered by tags.
+async fn candidates(ctx: &Elbv2Context, config: &Value, diags: &mut Diagnostics) -> Option<Vec<String>> {
+    if let Some(arn) = config.get("arn").as_str() {
+        return Some(vec![arn.to_string()]);
+    }
+    if let Some(name) = config.get("name").as_str() {
+        return match ctx.client.describe_target_groups().names(name).send().await {
+            Ok(out) => Some(
+                out.target_groups()
+                    .iter()
+                    .filter_map(|t| t.target_group_arn().map(str::to_string))
+                    .collect(),
+            ),
+            Err(e) if tgbind_aws::classify(&e) == tgbind_aws::ErrorKind::NotFound => Some(Vec::new()),
+            Err(e) => {
+                report(diags, "DescribeTargetGroups", &e);
+                None
+            }
+        };
+    }
+    all_arns(ctx, diags).await
+}
+
+/// The candidates whose tags include every wanted tag (DescribeTags takes 20 ARNs per call).
+async fn filter_by_tags(
+    ctx: &Elbv2Context,
+    arns: Vec<String>,
+    wanted: &BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) -> Option<Vec<String>> {
+    if wanted.is_empty() {
+        return Some(arns);
+    }
+    let mut out = Vec::new();
+    for batch in arns.chunks(20) {
+        match ctx.client.describe_tags().set_resource_arns(Some(batch.to_vec())).send().await {
+            Ok(res) => {
+                for d in res.tag_descriptions() {
+                    let tags: BTreeMap<&str, &str> = d
+                        .tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
+                        .collect();
+                    if wanted.iter().all(|(k, v)| tags.get(k.as_str()) == Some(&v.as_str())) {
+                        out.extend(d.resource_arn().map(str::to_string));
+                    }
+                }
+            }
+            Err(e) => {
+                report(diags, "DescribeTags", &e);
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+#[async_trait]
+impl DataSource<Elbv2Context> for TargetGroupData {
+    fn type_name(&self) -> &'static str {
+        "elbv2_target_group"
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if ["arn", "name", "tags"].iter().all(|k| config.get(k).is_null()) {
+            diags.error_at(
+                &AttributePath::root(),
+                "Missing lookup argument",
+                "Set `arn`, `name` or `tags` to choose the target group.",
+            );
+        }
+    }
+
+    async fn read(&self, ctx: &Elbv2Context, config: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(arns) = candidates(ctx, config, diags).await else {
+            return Value::Null;
+        };
+        let Some(matches) = filter_by_tags(ctx, arns, &config.get("tags").as_string_map(), diags).await else {
+            return Value::Null;
+        };
+        let arn = match matches.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                diags.error("No matching target group", "No target group matches the given arn, name and tags.");
+                return Value::Null;
+            }
+            many => {
+                diags.error(
+                    "Several target groups match",
+                    format!(
+                        "{} target groups match; narrow the lookup (arn, name or more tags): {}",
+                        many.len(),
+                        many.join(", ")
+                    ),
+                );
+                return Value::Null;
+            }
+        };
+        let Some(tg) = fetch_remote(ctx, &arn, diags).await else {
+            if !diags.has_errors() {
+                diags.error("No matching target group", format!("{arn} does not exist."));
+            }
+            return Value::Null;
+        };
+        let health = match describe_target_health(&ctx.client, &arn).await {
+            Ok(h) => h,
+            Err(e) => {
+                diags.error("DescribeTargetHealth failed", e.message);
+                return Value::Null;
+            }
+        };
+        let healthy = health.iter().filter(|h| h.state == HealthState::Healthy).count();
+        let targets = health
+            .iter()
+            .map(|h| {
+                Value::object([
+                    ("id", Value::string(&h.target.id)),
+                    ("port", Value::int(h.target.port as i64)),
+                    ("state", Value::string(h.state.as_str())),
+                    ("reason", Value::opt_string(h.reason.clone())),
+                ])
+            })
+            .collect();
+        Value::object([
+            ("arn", Value::string(&arn)),
+            ("id", Value::string(&arn)),
+            ("arn_suffix", Value::string(arn_suffix(&arn))),
+            ("name", Value::string(&tg.name)),
+            ("tags", Value::string_map(tg.tags.clone())),
+            ("port", Value::opt_i64(tg.port)),
+            ("protocol", Value::opt_string(tg.protocol.clone())),
+            ("protocol_version", Value::opt_string(tg.protocol_version.clone())),
+            ("vpc_id", Value::opt_string(tg.vpc_id.clone())),
+            ("target_type", Value::opt_string(tg.target_type.clone())),
+            ("ip_address_type", Value::opt_string(tg.ip_address_type.clone())),
+            (
+                "deregistration_delay",
+                Value::opt_i64(
+                    tg.attributes
+                        .get("deregistration_delay.timeout_seconds")
+                        .and_then(|s| s.parse().ok()),
+                ),
+            ),
+            ("load_balancer_arns", Value::string_set(tg.load_balancer_arns.clone())),
+            (
+                "health_check",
+                Value::List(vec![Value::object([
+                    ("enabled", Value::opt_bool(tg.health_check_enabled)),
+                    ("path", Value::opt_string(tg.health_check_path.clone())),
+                    ("port", Value::opt_string(tg.health_check_port.clone())),
+                    ("protocol", Value::opt_string(tg.health_check_protocol.clone())),
+                    ("matcher", Value::opt_string(tg.matcher.clone())),
+                    ("interval", Value::opt_i64(tg.interval)),
+                    ("timeout", Value::opt_i64(tg.timeout)),
+                    ("healthy_threshold", Value::opt_i64(tg.healthy_threshold)),
+                    ("unhealthy_threshold", Value::opt_i64(tg.unhealthy_threshold)),
+                ])]),
+            ),
+            ("targets", Value::List(targets)),
+            ("healthy_target_count", Value::int(healthy as i64)),
+        ])
+    }
+}
