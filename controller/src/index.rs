@@ -1,6 +1,6 @@
-//! Which bindings use which Service, maintained from the binding watch, so that a Service or
-//! EndpointSlice event finds its bindings without scanning them all; and which bindings have an event
-//! waiting for a reconcile (the queue depth the metrics show).
+//! Lookups the reconciler and the event mappings need, kept from the watch streams so that no event
+//! and no reconcile lists every object: bindings by Service, bindings by target group ARN, and
+//! EndpointSlices by Service. Also which bindings have an event waiting (the queue depth metric).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, RwLock};
@@ -11,54 +11,66 @@ use kube::ResourceExt;
 
 use crate::crd::TargetGroupBinding;
 
-type ServiceKey = (String, String);
-type BindingRef = ObjectRef<TargetGroupBinding>;
+/// (namespace, name) of an indexed object.
+pub type Name = (String, String);
 
 #[derive(Default)]
 struct Maps {
-    by_service: HashMap<ServiceKey, HashSet<BindingRef>>,
-    service_of: HashMap<BindingRef, ServiceKey>,
+    by_key: HashMap<String, HashSet<Name>>,
+    key_of: HashMap<Name, String>,
 }
 
 impl Maps {
-    fn insert(&mut self, tgb: &TargetGroupBinding) {
-        let binding = ObjectRef::from_obj(tgb);
-        self.remove(&binding);
-        let key = (tgb.namespace().unwrap_or_default(), tgb.spec.service_ref.name.clone());
-        self.by_service.entry(key.clone()).or_default().insert(binding.clone());
-        self.service_of.insert(binding, key);
+    fn insert(&mut self, name: Name, key: Option<String>) {
+        self.remove(&name);
+        if let Some(key) = key {
+            self.by_key.entry(key.clone()).or_default().insert(name.clone());
+            self.key_of.insert(name, key);
+        }
     }
 
-    fn remove(&mut self, binding: &BindingRef) {
-        if let Some(key) = self.service_of.remove(binding) {
-            if let Some(set) = self.by_service.get_mut(&key) {
-                set.remove(binding);
+    fn remove(&mut self, name: &Name) {
+        if let Some(key) = self.key_of.remove(name) {
+            if let Some(set) = self.by_key.get_mut(&key) {
+                set.remove(name);
                 if set.is_empty() {
-                    self.by_service.remove(&key);
+                    self.by_key.remove(&key);
                 }
             }
         }
     }
 }
 
-/// Service -> bindings. Writers are the binding watch only; the lock is held for map operations,
-/// never across I/O.
-#[derive(Default)]
-pub struct ServiceIndex {
+/// Objects of one kind by a key computed from each object. Written by one watch stream; the lock is
+/// held for map operations only, never across I/O.
+pub struct Index<K> {
+    key: fn(&K) -> Option<String>,
     live: RwLock<Maps>,
     /// A re-list in progress is built aside and swapped in when complete, like the watch caches.
     relisting: Mutex<Option<Maps>>,
 }
 
-impl ServiceIndex {
-    pub fn observe(&self, event: &Event<TargetGroupBinding>) {
+fn name_of<K: ResourceExt>(obj: &K) -> Name {
+    (obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+impl<K: kube::Resource> Index<K> {
+    pub fn new(key: fn(&K) -> Option<String>) -> Self {
+        Self {
+            key,
+            live: RwLock::default(),
+            relisting: Mutex::default(),
+        }
+    }
+
+    pub fn observe(&self, event: &Event<K>) {
         match event {
-            Event::Apply(tgb) => self.live.write().expect("index lock").insert(tgb),
-            Event::Delete(tgb) => self.live.write().expect("index lock").remove(&ObjectRef::from_obj(tgb)),
+            Event::Apply(obj) => self.live.write().expect("index lock").insert(name_of(obj), (self.key)(obj)),
+            Event::Delete(obj) => self.live.write().expect("index lock").remove(&name_of(obj)),
             Event::Init => *self.relisting.lock().expect("index lock") = Some(Maps::default()),
-            Event::InitApply(tgb) => {
+            Event::InitApply(obj) => {
                 if let Some(maps) = self.relisting.lock().expect("index lock").as_mut() {
-                    maps.insert(tgb);
+                    maps.insert(name_of(obj), (self.key)(obj));
                 }
             }
             Event::InitDone => {
@@ -69,28 +81,45 @@ impl ServiceIndex {
         }
     }
 
-    pub fn bindings_for(&self, namespace: &str, service: &str) -> Vec<BindingRef> {
-        let live = self.live.read().expect("index lock");
-        live.by_service
-            .get(&(namespace.to_string(), service.to_string()))
+    pub fn get(&self, key: &str) -> Vec<Name> {
+        self.live
+            .read()
+            .expect("index lock")
+            .by_key
+            .get(key)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
     }
 }
 
+/// The key of a Service: `namespace/name`.
+pub fn service_key(namespace: &str, service: &str) -> String {
+    format!("{namespace}/{service}")
+}
+
+/// Bindings by the Service they bind.
+pub fn bindings_by_service() -> Index<TargetGroupBinding> {
+    Index::new(|b| Some(service_key(&b.namespace().unwrap_or_default(), &b.spec.service_ref.name)))
+}
+
+/// Bindings by the target group ARN they name.
+pub fn bindings_by_arn() -> Index<TargetGroupBinding> {
+    Index::new(|b| b.spec.target_group_arn.clone())
+}
+
 /// Bindings with an event waiting for their reconcile.
 #[derive(Default)]
-pub struct Pending(Mutex<HashSet<BindingRef>>);
+pub struct Pending(Mutex<HashSet<ObjectRef<TargetGroupBinding>>>);
 
 impl Pending {
     /// Records refs as waiting; returns the new depth.
-    pub fn add<'a>(&self, refs: impl IntoIterator<Item = &'a BindingRef>) -> usize {
+    pub fn add<'a>(&self, refs: impl IntoIterator<Item = &'a ObjectRef<TargetGroupBinding>>) -> usize {
         let mut set = self.0.lock().expect("pending lock");
         set.extend(refs.into_iter().cloned());
         set.len()
     }
     /// A reconcile of `binding` started; returns the new depth.
-    pub fn started(&self, binding: &BindingRef) -> usize {
+    pub fn started(&self, binding: &ObjectRef<TargetGroupBinding>) -> usize {
         let mut set = self.0.lock().expect("pending lock");
         set.remove(binding);
         set.len()
@@ -118,32 +147,44 @@ mod tests {
         b
     }
 
-    fn names(refs: Vec<BindingRef>) -> Vec<String> {
-        let mut names: Vec<String> = refs.into_iter().map(|r| r.name).collect();
+    fn names(found: Vec<Name>) -> Vec<String> {
+        let mut names: Vec<String> = found.into_iter().map(|(_, n)| n).collect();
         names.sort();
         names
     }
 
     #[test]
     fn follows_applies_moves_deletes_and_relists() {
-        let index = ServiceIndex::default();
+        let index = bindings_by_service();
+        let web = service_key("ns", "web");
+        let api = service_key("ns", "api");
         index.observe(&Event::Apply(tgb("a", "web")));
         index.observe(&Event::Apply(tgb("b", "web")));
-        assert_eq!(names(index.bindings_for("ns", "web")), ["a", "b"]);
+        assert_eq!(names(index.get(&web)), ["a", "b"]);
         // Binding b now points at another Service.
         index.observe(&Event::Apply(tgb("b", "api")));
-        assert_eq!(names(index.bindings_for("ns", "web")), ["a"]);
-        assert_eq!(names(index.bindings_for("ns", "api")), ["b"]);
+        assert_eq!(names(index.get(&web)), ["a"]);
+        assert_eq!(names(index.get(&api)), ["b"]);
         index.observe(&Event::Delete(tgb("a", "web")));
-        assert!(index.bindings_for("ns", "web").is_empty());
-        assert!(index.bindings_for("other", "api").is_empty());
+        assert!(index.get(&web).is_empty());
+        assert!(index.get(&service_key("other", "api")).is_empty());
         // A re-list replaces the index only when complete.
         index.observe(&Event::Init);
         index.observe(&Event::InitApply(tgb("c", "web")));
-        assert_eq!(names(index.bindings_for("ns", "api")), ["b"], "old view until InitDone");
+        assert_eq!(names(index.get(&api)), ["b"], "old view until InitDone");
         index.observe(&Event::InitDone);
-        assert_eq!(names(index.bindings_for("ns", "web")), ["c"]);
-        assert!(index.bindings_for("ns", "api").is_empty());
+        assert_eq!(names(index.get(&web)), ["c"]);
+        assert!(index.get(&api).is_empty());
+    }
+
+    #[test]
+    fn objects_without_a_key_are_not_indexed() {
+        let index = bindings_by_arn();
+        index.observe(&Event::Apply(tgb("a", "web")));
+        let mut with_arn = tgb("b", "web");
+        with_arn.spec.target_group_arn = Some("arn:x".into());
+        index.observe(&Event::Apply(with_arn));
+        assert_eq!(names(index.get("arn:x")), ["b"]);
     }
 
     #[test]

@@ -21,7 +21,8 @@ use tracing::{info, instrument, warn};
 use crate::aws::TargetGroupApi;
 use crate::crd::{IpAddressType, TargetGroupBinding, TargetGroupBindingStatus, TargetType, FINALIZER};
 use crate::desired::{healthy_count, ip_targets, plan_changes, registered, resolve_service_port};
-use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
+use crate::endpoints::EndpointSliceObject;
+use crate::index::{service_key, Index, Pending};
 use crate::metrics::Metrics;
 use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
 
@@ -44,7 +45,11 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
-    pub pending: Arc<crate::index::Pending>,
+    pub pending: Arc<Pending>,
+    pub bindings_by_arn: Arc<Index<TargetGroupBinding>>,
+    pub slices_by_service: Arc<Index<EndpointSliceObject>>,
+    /// The EndpointSlice version in use (part of a slice's cache key).
+    pub slice_resource: kube::api::ApiResource,
 }
 
 #[cfg(test)]
@@ -202,7 +207,7 @@ fn arn_problem(arn: &str) -> Option<Problem> {
 }
 
 /// Validation that needs no I/O: form of the spec, immutable fields, one binding per group.
-fn check_spec(tgb: &TargetGroupBinding, bindings: &Store<TargetGroupBinding>) -> Result<(), Problem> {
+fn check_spec(tgb: &TargetGroupBinding, ctx: &Context) -> Result<(), Problem> {
     let spec = &tgb.spec;
     if spec.service_ref.name.is_empty() {
         return Err(Problem::new("InvalidSpec", "spec.serviceRef.name is empty", Retry::OnChange));
@@ -244,7 +249,12 @@ fn check_spec(tgb: &TargetGroupBinding, bindings: &Store<TargetGroupBinding>) ->
     // Two bindings writing one group (without multiCluster) would undo each other: the older wins.
     if let Some(arn) = &spec.target_group_arn {
         let me = tgb.uid();
-        let older = bindings.state().into_iter().find(|other| {
+        let same_group = ctx
+            .bindings_by_arn
+            .get(arn)
+            .into_iter()
+            .filter_map(|(ns, name)| ctx.bindings.get(&ObjectRef::new(&name).within(&ns)));
+        let older = same_group.into_iter().find(|other| {
             other.uid() != me
                 && other.spec.target_group_arn.as_ref() == Some(arn)
                 && other.meta().deletion_timestamp.is_none()
@@ -282,14 +292,12 @@ async fn resolve_arn(tgb: &TargetGroupBinding, ctx: &Context) -> Result<String, 
     }
 }
 
-/// The Service's EndpointSlices, from the watch cache (shared, not copied).
+/// The Service's EndpointSlices, found through the index and shared from the watch cache.
 fn slices_of(ctx: &Context, namespace: &str, service: &str) -> Vec<Arc<EndpointSliceObject>> {
-    ctx.slices
-        .state()
+    ctx.slices_by_service
+        .get(&service_key(namespace, service))
         .into_iter()
-        .filter(|s| {
-            s.metadata.namespace.as_deref() == Some(namespace) && s.labels().get(SERVICE_NAME_LABEL).map(String::as_str) == Some(service)
-        })
+        .filter_map(|(ns, name)| ctx.slices.get(&ObjectRef::new_with(&name, ctx.slice_resource.clone()).within(&ns)))
         .collect()
 }
 
@@ -297,7 +305,7 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
     // Never decide from half-filled caches: an empty slice cache would read as "no endpoints".
     let _ = ctx.services.wait_until_ready().await;
     let _ = ctx.slices.wait_until_ready().await;
-    check_spec(tgb, &ctx.bindings)?;
+    check_spec(tgb, ctx)?;
     let ns = tgb.namespace().unwrap_or_default();
     let svc_name = &tgb.spec.service_ref.name;
     // A missing Service or port stops here: nothing is deregistered on the strength of an absence

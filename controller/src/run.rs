@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::crd::TargetGroupBinding;
 use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
-use crate::index::{Pending, ServiceIndex};
+use crate::index::{bindings_by_arn, bindings_by_service, service_key, Index, Pending};
 use crate::reconcile::{error_policy, reconcile, Context};
 
 /// Where to watch: every namespace, or the listed ones. With exactly one namespace the watches are
@@ -86,9 +86,10 @@ pub fn build(
 
     let (bindings, bindings_writer) = reflector::store::<TargetGroupBinding>();
     let scope_for_filter = scope.clone();
-    let index = Arc::new(ServiceIndex::default());
+    let by_service = Arc::new(bindings_by_service());
+    let by_arn = Arc::new(bindings_by_arn());
     let pending = Arc::new(Pending::default());
-    let (index_writer, scope_for_index) = (index.clone(), scope.clone());
+    let (by_service_writer, by_arn_writer, scope_for_index) = (by_service.clone(), by_arn.clone(), scope.clone());
     let (pending_for_bindings, metrics_for_bindings) = (pending.clone(), metrics.clone());
     let binding_stream = reflector::reflector(
         bindings_writer,
@@ -103,7 +104,8 @@ pub fn build(
                 _ => true,
             };
             if in_scope {
-                index_writer.observe(event);
+                by_service_writer.observe(event);
+                by_arn_writer.observe(event);
             }
         }
     })
@@ -127,7 +129,18 @@ pub fn build(
 
     let slices_writer = reflector::store::Writer::<EndpointSliceObject>::new(slice_resource.clone());
     let slices = slices_writer.as_reader();
+    let slices_by_service: Arc<Index<EndpointSliceObject>> = Arc::new(Index::new(|s| {
+        s.labels()
+            .get(SERVICE_NAME_LABEL)
+            .map(|svc| service_key(&s.namespace().unwrap_or_default(), svc))
+    }));
+    let slices_index_writer = slices_by_service.clone();
     let slice_stream = reflector::reflector(slices_writer, watcher(scope.slice_api(&client, &slice_resource), wc).modify(slim))
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                slices_index_writer.observe(event);
+            }
+        })
         .touched_objects()
         .default_backoff();
 
@@ -148,11 +161,18 @@ pub fn build(
         metrics: metrics.clone(),
         settings,
         pending: pending.clone(),
+        bindings_by_arn: by_arn,
+        slices_by_service,
+        slice_resource: slice_resource.clone(),
     });
 
     // A Service or slice event wakes the bindings that use that Service, found in the index.
     let wake = move |namespace: Option<String>, service: &str| {
-        let refs = index.bindings_for(namespace.as_deref().unwrap_or_default(), service);
+        let refs: Vec<ObjectRef<TargetGroupBinding>> = by_service
+            .get(&service_key(namespace.as_deref().unwrap_or_default(), service))
+            .into_iter()
+            .map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+            .collect();
         metrics.queue_depth.set(pending.add(&refs) as i64);
         refs
     };
