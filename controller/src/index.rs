@@ -68,10 +68,13 @@ impl<K: kube::Resource> Index<K> {
             Event::Apply(obj) => self.live.write().expect("index lock").insert(name_of(obj), (self.key)(obj)),
             Event::Delete(obj) => self.live.write().expect("index lock").remove(&name_of(obj)),
             Event::Init => *self.relisting.lock().expect("index lock") = Some(Maps::default()),
+            // During a re-list the live view also takes each object, so it is a superset of the truth
+            // (never missing an object) until InitDone drops what the re-list no longer has.
             Event::InitApply(obj) => {
                 if let Some(maps) = self.relisting.lock().expect("index lock").as_mut() {
                     maps.insert(name_of(obj), (self.key)(obj));
                 }
+                self.live.write().expect("index lock").insert(name_of(obj), (self.key)(obj));
             }
             Event::InitDone => {
                 if let Some(maps) = self.relisting.lock().expect("index lock").take() {
@@ -171,7 +174,8 @@ mod tests {
         // A re-list replaces the index only when complete.
         index.observe(&Event::Init);
         index.observe(&Event::InitApply(tgb("c", "web")));
-        assert_eq!(names(index.get(&api)), ["b"], "old view until InitDone");
+        assert_eq!(names(index.get(&api)), ["b"], "nothing dropped until InitDone");
+        assert_eq!(names(index.get(&web)), ["c"], "new objects visible at once");
         index.observe(&Event::InitDone);
         assert_eq!(names(index.get(&web)), ["c"]);
         assert!(index.get(&api).is_empty());

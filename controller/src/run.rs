@@ -91,24 +91,27 @@ pub fn build(
     let pending = Arc::new(Pending::default());
     let (by_service_writer, by_arn_writer, scope_for_index) = (by_service.clone(), by_arn.clone(), scope.clone());
     let (pending_for_bindings, metrics_for_bindings) = (pending.clone(), metrics.clone());
+    // Indexes see each event before the cache does, so a cache that reports ready implies
+    // indexes that are complete.
     let binding_stream = reflector::reflector(
         bindings_writer,
-        watcher(scope.api::<TargetGroupBinding>(&client), wc.clone()).modify(slim),
-    )
-    .inspect(move |event| {
-        if let Ok(event) = event {
-            let in_scope = match event {
-                watcher::Event::Apply(b) | watcher::Event::InitApply(b) | watcher::Event::Delete(b) => {
-                    scope_for_index.includes(b.namespace().as_deref())
+        watcher(scope.api::<TargetGroupBinding>(&client), wc.clone())
+            .modify(slim)
+            .inspect(move |event| {
+                if let Ok(event) = event {
+                    let in_scope = match event {
+                        watcher::Event::Apply(b) | watcher::Event::InitApply(b) | watcher::Event::Delete(b) => {
+                            scope_for_index.includes(b.namespace().as_deref())
+                        }
+                        _ => true,
+                    };
+                    if in_scope {
+                        by_service_writer.observe(event);
+                        by_arn_writer.observe(event);
+                    }
                 }
-                _ => true,
-            };
-            if in_scope {
-                by_service_writer.observe(event);
-                by_arn_writer.observe(event);
-            }
-        }
-    })
+            }),
+    )
     .applied_objects()
     .default_backoff()
     .filter(move |r| futures::future::ready(r.as_ref().map_or(true, |b| scope_for_filter.includes(b.namespace().as_deref()))))
@@ -135,14 +138,18 @@ pub fn build(
             .map(|svc| service_key(&s.namespace().unwrap_or_default(), svc))
     }));
     let slices_index_writer = slices_by_service.clone();
-    let slice_stream = reflector::reflector(slices_writer, watcher(scope.slice_api(&client, &slice_resource), wc).modify(slim))
-        .inspect(move |event| {
-            if let Ok(event) = event {
-                slices_index_writer.observe(event);
-            }
-        })
-        .touched_objects()
-        .default_backoff();
+    let slice_stream = reflector::reflector(
+        slices_writer,
+        watcher(scope.slice_api(&client, &slice_resource), wc)
+            .modify(slim)
+            .inspect(move |event| {
+                if let Ok(event) = event {
+                    slices_index_writer.observe(event);
+                }
+            }),
+    )
+    .touched_objects()
+    .default_backoff();
 
     let recorder = Recorder::new(
         client.clone(),

@@ -364,3 +364,58 @@ async fn two_controllers_elect_one_leader_and_the_standby_takes_over() {
     wait_for("the new leader reconciles", WAIT, || async { env.targets(&arn).await.len() == 2 }).await;
     assert!(took <= Duration::from_secs(6), "takeover took {took:?}");
 }
+
+/// A controller (re)starting on a cluster whose targets are already registered must not write to AWS:
+/// no binding may be decided from caches or indexes that are still filling.
+#[tokio::test]
+async fn restart_with_everything_registered_writes_nothing() {
+    let env = Env::start().await;
+    let mut arns = Vec::new();
+    for i in 0..30 {
+        let name = format!("r{i}");
+        let arn = env.target_group(&name).await;
+        let ips: Vec<String> = (1..=5).map(|e| format!("10.20.{i}.{e}")).collect();
+        let targets = ips
+            .iter()
+            .map(|ip| tgbind_aws::elbv2::types::TargetDescription::builder().id(ip).port(8080).build())
+            .collect();
+        env.elb
+            .register_targets()
+            .target_group_arn(&arn)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .unwrap();
+        env.service(&name, &[("http", 80, 8080)]).await;
+        let eps: Vec<(&str, bool)> = ips.iter().map(|ip| (ip.as_str(), true)).collect();
+        env.slice(&format!("{name}-a"), &name, "http", 8080, &eps).await;
+        env.binding(
+            &name,
+            json!({ "serviceRef": { "name": name, "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+        )
+        .await;
+        arns.push(arn);
+    }
+    let c = env.controller("restarted");
+    wait_for("all 30 bindings ready", Duration::from_secs(60), || async {
+        let list = env.tgbs().list(&Default::default()).await.unwrap();
+        list.items
+            .iter()
+            .filter(|b| b.status.as_ref().is_some_and(|s| s.registered_targets == Some(5)))
+            .count()
+            == 30
+    })
+    .await;
+    let metrics = c.metrics();
+    assert!(
+        !metrics.contains("operation=\"DeregisterTargets\""),
+        "a restart deregistered targets:\n{metrics}"
+    );
+    assert!(
+        !metrics.contains("operation=\"RegisterTargets\""),
+        "a restart re-registered targets:\n{metrics}"
+    );
+    for arn in &arns {
+        assert_eq!(env.targets(arn).await.len(), 5);
+    }
+}
