@@ -338,19 +338,7 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
             .await
             .map_err(|e| aws_problem(e, &arn))?;
         ctx.metrics.targets_deregistered.inc_by(changes.deregister.len() as u64);
-        info!(count = changes.deregister.len(), targets = %summary(&changes.deregister), "deregistered targets");
-        publish(
-            ctx,
-            &reference,
-            EventType::Normal,
-            "TargetsDeregistered",
-            &format!(
-                "deregistered {} target(s): {}",
-                changes.deregister.len(),
-                summary(&changes.deregister)
-            ),
-        )
-        .await;
+        announce(ctx, &reference, "TargetsDeregistered", "deregistered", &changes.deregister).await;
     }
     if !changes.register.is_empty() {
         ctx.aws
@@ -358,15 +346,7 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
             .await
             .map_err(|e| aws_problem(e, &arn))?;
         ctx.metrics.targets_registered.inc_by(changes.register.len() as u64);
-        info!(count = changes.register.len(), targets = %summary(&changes.register), "registered targets");
-        publish(
-            ctx,
-            &reference,
-            EventType::Normal,
-            "TargetsRegistered",
-            &format!("registered {} target(s): {}", changes.register.len(), summary(&changes.register)),
-        )
-        .await;
+        announce(ctx, &reference, "TargetsRegistered", "registered", &changes.register).await;
     }
     Ok(Synced {
         target_group_arn: arn,
@@ -374,6 +354,20 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
         registered: desired.len(),
         healthy: healthy_count(&current, &desired),
     })
+}
+
+/// A log line and a Normal event for targets written.
+async fn announce(ctx: &Context, reference: &k8s_openapi::api::core::v1::ObjectReference, reason: &str, verb: &str, targets: &[Target]) {
+    let listed = summary(targets);
+    info!(count = targets.len(), targets = %listed, "{verb} targets");
+    publish(
+        ctx,
+        reference,
+        EventType::Normal,
+        reason,
+        &format!("{verb} {} target(s): {listed}", targets.len()),
+    )
+    .await;
 }
 
 fn summary(targets: &[Target]) -> String {

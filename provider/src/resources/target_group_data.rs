@@ -235,20 +235,7 @@ impl DataSource<Elbv2Context> for TargetGroupData {
                 ),
             ),
             ("load_balancer_arns", Value::string_set(tg.load_balancer_arns.clone())),
-            (
-                "health_check",
-                Value::List(vec![Value::object([
-                    ("enabled", Value::opt_bool(tg.health_check_enabled)),
-                    ("path", Value::opt_string(tg.health_check_path.clone())),
-                    ("port", Value::opt_string(tg.health_check_port.clone())),
-                    ("protocol", Value::opt_string(tg.health_check_protocol.clone())),
-                    ("matcher", Value::opt_string(tg.matcher.clone())),
-                    ("interval", Value::opt_i64(tg.interval)),
-                    ("timeout", Value::opt_i64(tg.timeout)),
-                    ("healthy_threshold", Value::opt_i64(tg.healthy_threshold)),
-                    ("unhealthy_threshold", Value::opt_i64(tg.unhealthy_threshold)),
-                ])]),
-            ),
+            ("health_check", Value::List(vec![tg.health_check_value()])),
             ("targets", Value::List(targets)),
             ("healthy_target_count", Value::int(healthy as i64)),
         ])

@@ -223,6 +223,23 @@ pub struct RemoteTargetGroup {
     pub tags: BTreeMap<String, String>,
 }
 
+impl RemoteTargetGroup {
+    /// The health check as a `health_check` object (resource block and data source alike).
+    pub fn health_check_value(&self) -> Value {
+        Value::object([
+            ("enabled", Value::opt_bool(self.health_check_enabled.or(Some(true)))),
+            ("path", Value::opt_string(self.health_check_path.clone())),
+            ("port", Value::opt_string(self.health_check_port.clone())),
+            ("protocol", Value::opt_string(self.health_check_protocol.clone())),
+            ("matcher", Value::opt_string(self.matcher.clone())),
+            ("interval", Value::opt_i64(self.interval)),
+            ("timeout", Value::opt_i64(self.timeout)),
+            ("healthy_threshold", Value::opt_i64(self.healthy_threshold)),
+            ("unhealthy_threshold", Value::opt_i64(self.unhealthy_threshold)),
+        ])
+    }
+}
+
 /// The state for a remote group. `prior` decides which optional blocks the user manages: a block the
 /// user never wrote stays absent (AWS always has a health check; showing it would be a perpetual
 /// diff). `importing` fills the health check so an import shows everything.
@@ -235,17 +252,7 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
     let is_l4 = L4_PROTOCOLS.contains(&protocol);
 
     let health_check = if importing || !prior.get("health_check").elements().is_empty() {
-        vec![Value::object([
-            ("enabled", Value::opt_bool(remote.health_check_enabled.or(Some(true)))),
-            ("path", Value::opt_string(remote.health_check_path.clone())),
-            ("port", Value::opt_string(remote.health_check_port.clone())),
-            ("protocol", Value::opt_string(remote.health_check_protocol.clone())),
-            ("matcher", Value::opt_string(remote.matcher.clone())),
-            ("interval", Value::opt_i64(remote.interval)),
-            ("timeout", Value::opt_i64(remote.timeout)),
-            ("healthy_threshold", Value::opt_i64(remote.healthy_threshold)),
-            ("unhealthy_threshold", Value::opt_i64(remote.unhealthy_threshold)),
-        ])]
+        vec![remote.health_check_value()]
     } else {
         Vec::new()
     };
