@@ -65,8 +65,16 @@ spec:
     let mut bad: serde_json::Value = serde_yaml::from_str(manifest).unwrap();
     bad["metadata"]["name"] = json!("bad-type");
     bad["spec"]["targetType"] = json!("pod");
-    let bad_obj: Result<TargetGroupBinding, _> = serde_json::from_value(bad);
-    assert!(bad_obj.is_err(), "the type system already refuses targetType: pod");
+    // Sent as raw JSON (as kubectl would), so the API server's schema, not Rust's types, decides.
+    let ar = kube::api::ApiResource::erase::<TargetGroupBinding>(&());
+    let raw: kube::api::DynamicObject = serde_json::from_value(bad).unwrap();
+    let refused = Api::<kube::api::DynamicObject>::namespaced_with(env.client.clone(), "app-namespace", &ar)
+        .create(&PostParams::default(), &raw)
+        .await;
+    match refused {
+        Err(kube::Error::Api(e)) => assert!(e.code == 422 && e.message.contains("targetType"), "{e:?}"),
+        other => panic!("targetType: pod was accepted: {other:?}"),
+    }
 }
 
 #[tokio::test]

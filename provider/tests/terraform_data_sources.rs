@@ -17,6 +17,8 @@ async fn group(moto: &Moto, vpc: &str, name: &str, team: &str, targets: &[&str])
         .target_type(TargetTypeEnum::Ip)
         .tags(Tag::builder().key("team").value(team).build())
         .tags(Tag::builder().key("name").value(name).build())
+        // A tag the lookups below do not mention: a tag filter matches a subset.
+        .tags(Tag::builder().key("env").value("test").build())
         .send()
         .await
         .unwrap();
@@ -61,6 +63,7 @@ output "targets" {{ value = join(",", [for t in data.elbv2_target_group.by_arn.t
 output "green_arn" {{ value = data.elbv2_target_group.by_name.arn }}
 output "green_count" {{ value = length(data.elbv2_target_group.by_name.targets) }}
 output "by_tags" {{ value = data.elbv2_target_group.by_tags.name }}
+output "all_tags" {{ value = data.elbv2_target_group.by_arn.tags["env"] }}
 output "path" {{ value = data.elbv2_target_group.by_arn.health_check[0].protocol }}
 "#
         ));
@@ -71,6 +74,7 @@ output "path" {{ value = data.elbv2_target_group.by_arn.health_check[0].protocol
         assert_eq!(w.output("green_count"), "0");
         assert_eq!(w.output("by_tags"), "blue");
         assert_eq!(w.output("path"), "HTTP");
+        assert_eq!(w.output("all_tags"), "test", "tags holds all of the group's tags");
 
         // Two groups carry team=web: the lookup must be narrowed.
         w.write_config("data \"elbv2_target_group\" \"t\" {\n  tags = { team = \"web\" }\n}\n");
