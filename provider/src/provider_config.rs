@@ -14,6 +14,8 @@ use crate::tfvalue::{AttributePath, Value};
 pub struct Elbv2Context {
     pub client: elbv2::Client,
     pub default_tags: BTreeMap<String, String>,
+    /// Serialises automatic rule priority choices per listener.
+    pub priority_locks: resources::listener_rule::PriorityLocks,
 }
 
 pub struct Elbv2Provider {
@@ -92,14 +94,23 @@ impl ProviderDefinition for Elbv2Provider {
         Some(Elbv2Context {
             client: tgbind_aws::elbv2_client(&sdk),
             default_tags: config.first_block("default_tags").get("tags").as_string_map(),
+            priority_locks: Default::default(),
         })
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<Elbv2Context>>> {
-        vec![Arc::new(resources::target_group::TargetGroup::new())]
+        vec![
+            Arc::new(resources::target_group::TargetGroup::new()),
+            Arc::new(resources::load_balancer::LoadBalancer::new()),
+            Arc::new(resources::listener::Listener::new()),
+            Arc::new(resources::listener_rule::ListenerRule::new()),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Elbv2Context>>> {
-        vec![Arc::new(resources::target_group_data::TargetGroupData::new())]
+        vec![
+            Arc::new(resources::target_group_data::TargetGroupData::new()),
+            Arc::new(resources::load_balancer_data::LoadBalancerData::new()),
+        ]
     }
 }

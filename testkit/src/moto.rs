@@ -54,12 +54,12 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// A raw AWS query request (form-encoded); enough for the few EC2 calls tests need without
-    /// pulling in another SDK crate.
-    pub fn query(&self, service: &str, body: &str) -> String {
+    /// A raw AWS request; enough for the few EC2 and ACM calls tests need without pulling in
+    /// more SDK crates. moto does not check signatures, only reads the credential scope.
+    fn post(&self, service: &str, content_type: &str, extra_headers: &str, body: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let req = format!(
-            "POST / HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: {content_type}\r\n{extra_headers}\
              Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
              Content-Length: {}\r\n\r\n{body}",
             self.port,
@@ -71,12 +71,55 @@ impl Moto {
         out
     }
 
+    /// A query-protocol request (form-encoded), as EC2 takes them.
+    pub fn query(&self, service: &str, body: &str) -> String {
+        self.post(service, "application/x-www-form-urlencoded", "", body)
+    }
+
+    /// The values of every `<tag>` element in an XML answer, in order.
+    fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+        let open = format!("<{tag}>");
+        xml.match_indices(&open)
+            .filter_map(|(i, _)| {
+                let start = i + open.len();
+                xml[start..].find('<').map(|end| xml[start..start + end].to_string())
+            })
+            .collect()
+    }
+
     /// The default VPC moto creates in us-east-1.
     pub fn default_vpc(&self) -> String {
         let xml = self.query("ec2", "Action=DescribeVpcs&Version=2016-11-15");
-        let start = xml.find("<vpcId>").expect("a VPC in DescribeVpcs") + "<vpcId>".len();
-        let end = xml[start..].find('<').unwrap() + start;
-        xml[start..end].to_string()
+        Self::xml_values(&xml, "vpcId").into_iter().next().expect("a VPC in DescribeVpcs")
+    }
+
+    /// The default VPC's subnets, one per availability zone, sorted.
+    pub fn default_subnets(&self) -> Vec<String> {
+        let xml = self.query("ec2", "Action=DescribeSubnets&Version=2016-11-15");
+        let mut subnets = Self::xml_values(&xml, "subnetId");
+        subnets.sort();
+        subnets.dedup();
+        assert!(subnets.len() >= 2, "moto has default subnets: {xml}");
+        subnets
+    }
+
+    /// The default VPC's default security group.
+    pub fn default_security_group(&self) -> String {
+        let xml = self.query("ec2", "Action=DescribeSecurityGroups&Version=2016-11-15");
+        Self::xml_values(&xml, "groupId").into_iter().next().expect("a security group")
+    }
+
+    /// Requests an ACM certificate (moto issues it at once) and returns its ARN.
+    pub fn certificate(&self, domain: &str) -> String {
+        let out = self.post(
+            "acm",
+            "application/x-amz-json-1.1",
+            "X-Amz-Target: CertificateManager.RequestCertificate\r\n",
+            &format!("{{\"DomainName\":\"{domain}\"}}"),
+        );
+        let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("ACM answer {out}: {e}"));
+        json["CertificateArn"].as_str().expect("a certificate ARN").to_string()
     }
 
     /// An ELBv2 client for out-of-band changes, with static test credentials (never the

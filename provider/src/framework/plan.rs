@@ -20,6 +20,13 @@ impl Plan {
 /// Plans a change from `prior` (null when creating) to the configuration, starting from Terraform's
 /// proposed new state (the configuration with prior values filled in for computed attributes).
 pub fn plan_change(block: &Block, prior: &Value, proposed: &Value, config: &Value) -> Plan {
+    plan_change_with(block, prior, proposed, config, Vec::new())
+}
+
+/// Like [`plan_change`], with replacement triggers the resource found itself (changes that replace
+/// the object only in some cases, such as a network load balancer's subnets). They count only when
+/// something changes at all.
+pub fn plan_change_with(block: &Block, prior: &Value, proposed: &Value, config: &Value, extra_replace: Vec<AttributePath>) -> Plan {
     if proposed.is_null() {
         return Plan {
             planned: Value::Null,
@@ -34,7 +41,7 @@ pub fn plan_change(block: &Block, prior: &Value, proposed: &Value, config: &Valu
             requires_replace: Vec::new(),
         };
     }
-    let mut requires_replace = Vec::new();
+    let mut requires_replace = extra_replace;
     replace_paths(block, prior, &planned, &AttributePath::root(), &mut requires_replace);
     if requires_replace.is_empty() {
         return Plan { planned, requires_replace };
@@ -231,6 +238,18 @@ mod tests {
         assert_eq!(plan.requires_replace, vec![AttributePath::attr("port")]);
         assert_eq!(plan.planned.get("arn"), &Value::Unknown);
         assert_eq!(plan.planned.get("delay").as_i64(), Some(300), "defaults stay known");
+    }
+
+    #[test]
+    fn resource_triggers_replace_only_when_something_changes() {
+        let prior = applied(80, None);
+        let cfg = config(80, Some("changed"), Some("/"));
+        let trigger = || vec![AttributePath::attr("note")];
+        let plan = plan_change_with(&block(), &prior, &proposed(&prior, &cfg), &cfg, trigger());
+        assert_eq!(plan.requires_replace, trigger());
+        assert_eq!(plan.planned.get("arn"), &Value::Unknown);
+        let same = config(80, None, Some("/"));
+        assert!(!plan_change_with(&block(), &prior, &proposed(&prior, &same), &same, trigger()).replaces());
     }
 
     #[test]

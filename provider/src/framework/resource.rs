@@ -14,6 +14,12 @@ pub trait Resource<C>: Send + Sync {
     /// Checks across attributes that a schema cannot express. Unknown values must be tolerated.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
 
+    /// Paths whose change replaces the object in this case although the schema does not always say
+    /// so (a network load balancer's subnets, say). Called on updates with the proposed state.
+    fn replace_triggers(&self, _prior: &Value, _proposed: &Value) -> Vec<crate::tfvalue::AttributePath> {
+        Vec::new()
+    }
+
     /// Adjusts the framework's plan: values computable at plan time, extra replacement triggers.
     fn modify_plan(&self, _ctx: &C, _prior: &Value, _config: &Value, _planned: &mut Value, _diags: &mut Diagnostics) {}
 

@@ -175,6 +175,11 @@ impl NestedBlock {
             _ => v.elements().iter().collect(),
         }
     }
+    /// Describes the block (shown in docs and by language servers).
+    pub fn with_description(mut self, markdown: &str) -> Self {
+        self.block.description = markdown.to_string();
+        self
+    }
     pub fn max_items(mut self, n: i64) -> Self {
         self.max_items = n;
         self
@@ -221,6 +226,31 @@ impl Block {
     }
     pub fn attr(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// The same object read-only, for a data source that looks it up: every attribute computed
+    /// except the `lookup` ones (optional and computed), nested blocks as computed attributes of the
+    /// same type, and `drop` left out (create-only settings such as `name_prefix` or `timeouts`).
+    pub fn as_data_source(&self, lookup: &[&str], drop: &[&str]) -> Block {
+        let mut out = Block::new().description(&self.description);
+        for a in self.attributes.iter().filter(|a| !drop.contains(&a.name.as_str())) {
+            let mut a = a.clone();
+            a.presence = if lookup.contains(&a.name.as_str()) {
+                Presence::OptionalComputed
+            } else {
+                Presence::Computed
+            };
+            a.default = None;
+            a.requires_replace = false;
+            a.validators.clear();
+            out.attributes.push(a);
+        }
+        for b in self.blocks.iter().filter(|b| !drop.contains(&b.name.as_str())) {
+            let mut a = Attribute::new(&b.name, b.value_type()).computed();
+            a.description = b.block.description.clone();
+            out.attributes.push(a);
+        }
+        out
     }
 
     /// The object type of this block's values.

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::convert::{decode_dynamic, diagnostics_to_proto, encode_dynamic, normalize_blocks, path_to_proto, schema_to_proto};
-use super::plan::plan_change;
+use super::plan::plan_change_with;
 use super::resource::{DataSource, ProviderDefinition, Resource};
 use super::Diagnostics;
 use crate::proto::tfplugin6 as pb;
@@ -286,7 +286,12 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
             ..Default::default()
         };
         if !diags.has_errors() && !proposed.is_null() {
-            let mut plan = plan_change(&schema.block, &prior, &proposed, &config);
+            let triggers = if prior.is_null() {
+                Vec::new()
+            } else {
+                resource.replace_triggers(&prior, &proposed)
+            };
+            let mut plan = plan_change_with(&schema.block, &prior, &proposed, &config, triggers);
             if let Some(ctx) = self.context(&mut diags).await {
                 resource.modify_plan(&ctx, &prior, &config, &mut plan.planned, &mut diags);
             }

@@ -2,8 +2,6 @@
 //! targets and their health, so a configuration can wait for "the new cluster has N healthy targets"
 //! before shifting listener weights.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use tgbind_aws::targets::describe_target_health;
 use tgbind_aws::HealthState;
@@ -11,7 +9,8 @@ use tgbind_aws::HealthState;
 use crate::framework::{Attribute, Block, DataSource, Diagnostics, Schema};
 use crate::provider_config::Elbv2Context;
 use crate::resources::arn::arn_suffix;
-use crate::resources::target_group::{fetch_remote, report};
+use crate::resources::common::{exactly_one, filter_by_tags, report};
+use crate::resources::target_group::fetch_remote;
 use crate::tfvalue::{AttributePath, Type, Value};
 
 pub struct TargetGroupData {
@@ -110,40 +109,6 @@ async fn candidates(ctx: &Elbv2Context, config: &Value, diags: &mut Diagnostics)
     all_arns(ctx, diags).await
 }
 
-/// The candidates whose tags include every wanted tag (DescribeTags takes 20 ARNs per call).
-async fn filter_by_tags(
-    ctx: &Elbv2Context,
-    arns: Vec<String>,
-    wanted: &BTreeMap<String, String>,
-    diags: &mut Diagnostics,
-) -> Option<Vec<String>> {
-    if wanted.is_empty() {
-        return Some(arns);
-    }
-    let mut out = Vec::new();
-    for batch in arns.chunks(20) {
-        match ctx.client.describe_tags().set_resource_arns(Some(batch.to_vec())).send().await {
-            Ok(res) => {
-                for d in res.tag_descriptions() {
-                    let tags: BTreeMap<&str, &str> = d
-                        .tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
-                        .collect();
-                    if wanted.iter().all(|(k, v)| tags.get(k.as_str()) == Some(&v.as_str())) {
-                        out.extend(d.resource_arn().map(str::to_string));
-                    }
-                }
-            }
-            Err(e) => {
-                report(diags, "DescribeTags", &e);
-                return None;
-            }
-        }
-    }
-    Some(out)
-}
-
 #[async_trait]
 impl DataSource<Elbv2Context> for TargetGroupData {
     fn type_name(&self) -> &'static str {
@@ -171,23 +136,8 @@ impl DataSource<Elbv2Context> for TargetGroupData {
         let Some(matches) = filter_by_tags(ctx, arns, &config.get("tags").as_string_map(), diags).await else {
             return Value::Null;
         };
-        let arn = match matches.as_slice() {
-            [one] => one.clone(),
-            [] => {
-                diags.error("No matching target group", "No target group matches the given arn, name and tags.");
-                return Value::Null;
-            }
-            many => {
-                diags.error(
-                    "Several target groups match",
-                    format!(
-                        "{} target groups match; narrow the lookup (arn, name or more tags): {}",
-                        many.len(),
-                        many.join(", ")
-                    ),
-                );
-                return Value::Null;
-            }
+        let Some(arn) = exactly_one(matches, "target group", diags) else {
+            return Value::Null;
         };
         let Some(tg) = fetch_remote(ctx, &arn, diags).await else {
             if !diags.has_errors() {

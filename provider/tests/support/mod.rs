@@ -75,6 +75,7 @@ pub struct Workdir {
     pub dir: tempfile::TempDir,
     pub tf: Terraform,
     endpoint: String,
+    env: Vec<(String, String)>,
 }
 
 pub struct Run {
@@ -110,6 +111,23 @@ impl Workdir {
             dir,
             tf: tf.clone(),
             endpoint: moto.endpoint(),
+            env: Vec::new(),
+        }
+    }
+
+    /// An environment variable for every Terraform run in this directory.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
+    /// Copies the `.tf` files of a directory under `examples/` here.
+    pub fn copy_example(&self, name: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                std::fs::copy(&path, self.path().join(path.file_name().unwrap())).unwrap();
+            }
         }
     }
 
@@ -153,6 +171,7 @@ impl Workdir {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra_env.iter().copied())
             .output()
             .expect("run terraform");

@@ -8,18 +8,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tgbind_aws::elbv2::types::{Matcher, ProtocolEnum, Tag, TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum};
+use tgbind_aws::elbv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum};
 use tgbind_aws::{classify, error_message, ErrorKind};
 
 use crate::framework::{Diagnostics, Resource, Schema};
 use crate::provider_config::Elbv2Context;
 use crate::resources::arn::elbv2_arn_kind;
-use crate::resources::tags::{plan_tags_all, tag_changes};
+use crate::resources::common::{duration_or, fetch_tags, i32_of, name_for_create, report, str_of, to_tags, update_tags};
+use crate::resources::tags::plan_tags_all;
 use crate::tfvalue::{AttributePath, Value};
 pub use model::{desired_attributes, state_from_remote, validate as validate_config, RemoteTargetGroup};
 
-/// How long delete keeps retrying while a listener or rule still uses the group (its own deletion
-/// may be in flight in the same apply).
+/// How long delete keeps retrying by default while a listener or rule still uses the group (its
+/// own deletion may be in flight in the same apply).
 const DELETE_IN_USE_RETRY: Duration = Duration::from_secs(120);
 
 pub struct TargetGroup {
@@ -36,39 +37,6 @@ impl TargetGroup {
     pub fn new() -> Self {
         Self { schema: schema::schema() }
     }
-}
-
-fn i32_of(v: &Value) -> Option<i32> {
-    v.as_i64().and_then(|n| i32::try_from(n).ok())
-}
-
-fn str_of(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_string)
-}
-
-/// `<prefix><unique suffix>` within the 32-character limit.
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let mut name = format!("{prefix}{nanos:x}{:x}", std::process::id());
-    name.truncate(32);
-    name
-}
-
-fn to_tags(tags: &BTreeMap<String, String>) -> Option<Vec<Tag>> {
-    if tags.is_empty() {
-        return None;
-    }
-    Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())
-}
-
-pub(crate) fn report<E>(diags: &mut Diagnostics, what: &str, err: &E)
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-{
-    diags.error(format!("{what} failed"), error_message(err));
 }
 
 pub(crate) async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteTargetGroup> {
@@ -92,18 +60,7 @@ pub(crate) async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diag
             return None;
         }
     };
-    let tags = match ctx.client.describe_tags().resource_arns(arn).send().await {
-        Ok(out) => out
-            .tag_descriptions()
-            .iter()
-            .flat_map(|d| d.tags())
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-            .collect(),
-        Err(e) => {
-            report(diags, "DescribeTags", &e);
-            return None;
-        }
-    };
+    let tags = fetch_tags(ctx, arn, diags).await?;
     Some(RemoteTargetGroup {
         arn: arn.to_string(),
         name: tg.target_group_name().unwrap_or_default().to_string(),
@@ -166,6 +123,69 @@ async fn write_attributes(
     }
 }
 
+/// The listeners and rules that forward to a group, found through the group's load balancers, so
+/// an in-use error can say what holds it.
+async fn users_of(ctx: &Elbv2Context, arn: &str) -> Vec<String> {
+    let mut users = Vec::new();
+    let Some(remote) = fetch_remote(ctx, arn, &mut Diagnostics::new()).await else {
+        return users;
+    };
+    let forwards_here = |actions: &[tgbind_aws::elbv2::types::Action]| {
+        actions.iter().any(|a| {
+            a.target_group_arn() == Some(arn)
+                || a.forward_config()
+                    .is_some_and(|f| f.target_groups().iter().any(|t| t.target_group_arn() == Some(arn)))
+        })
+    };
+    // Some sources (moto after ModifyListener) leave the group's load balancer list empty: then
+    // every balancer is searched, which is fine on this error path.
+    let mut balancers = remote.load_balancer_arns.clone();
+    if balancers.is_empty() {
+        let mut pages = ctx.client.describe_load_balancers().into_paginator().send();
+        while let Some(Ok(page)) = pages.next().await {
+            balancers.extend(
+                page.load_balancers()
+                    .iter()
+                    .filter_map(|lb| lb.load_balancer_arn().map(str::to_string)),
+            );
+        }
+    }
+    for lb in &balancers {
+        let Ok(listeners) = ctx.client.describe_listeners().load_balancer_arn(lb).send().await else {
+            continue;
+        };
+        for listener in listeners.listeners() {
+            let Some(listener_arn) = listener.listener_arn() else { continue };
+            if forwards_here(listener.default_actions()) {
+                users.push(format!("listener {listener_arn} (default action)"));
+            }
+            let Ok(rules) = ctx.client.describe_rules().listener_arn(listener_arn).send().await else {
+                continue;
+            };
+            for rule in rules.rules().iter().filter(|r| r.is_default() != Some(true)) {
+                if forwards_here(rule.actions()) {
+                    users.push(format!("rule {}", rule.rule_arn().unwrap_or_default()));
+                }
+            }
+        }
+    }
+    users
+}
+
+/// What to tell a user whose target group cannot be deleted because traffic still goes to it.
+pub fn in_use_detail(aws_message: &str, users: &[String]) -> String {
+    let held_by = if users.is_empty() {
+        String::new()
+    } else {
+        format!("\n\nStill forwarding to it:\n  - {}", users.join("\n  - "))
+    };
+    format!(
+        "{aws_message}{held_by}\n\nTo replace a group that a listener or rule uses, give it `name_prefix` instead of `name` and \
+         `lifecycle {{ create_before_destroy = true }}`: Terraform then creates the new group, points the listener at it, \
+         and deletes the old one last."
+    )
+}
+
 async fn read_state(ctx: &Elbv2Context, arn: &str, prior: &Value, importing: bool, diags: &mut Diagnostics) -> Value {
     match fetch_remote(ctx, arn, diags).await {
         Some(remote) => state_from_remote(&remote, prior, &ctx.default_tags, importing),
@@ -200,11 +220,7 @@ impl Resource<Elbv2Context> for TargetGroup {
     }
 
     async fn create(&self, ctx: &Elbv2Context, planned: &Value, _config: &Value, diags: &mut Diagnostics) -> Value {
-        let name = match (planned.get("name").as_str(), planned.get("name_prefix").as_str()) {
-            (Some(name), _) => name.to_string(),
-            (None, Some(prefix)) => unique_name(prefix),
-            (None, None) => unique_name("tf-"),
-        };
+        let name = name_for_create(planned);
         let hc = planned.first_block("health_check");
         let tags_all = planned.get("tags_all").as_string_map();
         let created = ctx
@@ -301,24 +317,7 @@ impl Resource<Elbv2Context> for TargetGroup {
         }
         write_attributes(ctx, arn, &desired_attributes(planned), &desired_attributes(prior), diags).await;
 
-        let (upserts, removals) = tag_changes(&prior.get("tags_all").as_string_map(), &planned.get("tags_all").as_string_map());
-        if !removals.is_empty() {
-            if let Err(e) = ctx
-                .client
-                .remove_tags()
-                .resource_arns(arn)
-                .set_tag_keys(Some(removals))
-                .send()
-                .await
-            {
-                report(diags, "RemoveTags", &e);
-            }
-        }
-        if let Some(tags) = to_tags(&upserts) {
-            if let Err(e) = ctx.client.add_tags().resource_arns(arn).set_tags(Some(tags)).send().await {
-                report(diags, "AddTags", &e);
-            }
-        }
+        update_tags(ctx, arn, prior, planned, diags).await;
         let mut state = read_state(ctx, arn, planned, false, diags).await;
         if state.is_null() {
             diags.error("Target group disappeared during update", format!("{arn} no longer exists."));
@@ -330,24 +329,25 @@ impl Resource<Elbv2Context> for TargetGroup {
 
     async fn delete(&self, ctx: &Elbv2Context, prior: &Value, diags: &mut Diagnostics) {
         let Some(arn) = prior.get("arn").as_str() else { return };
+        let retry_for = duration_or(prior.get("timeouts").get("delete"), DELETE_IN_USE_RETRY);
         let started = tokio::time::Instant::now();
         let mut wait = Duration::from_millis(500);
         loop {
             match ctx.client.delete_target_group().target_group_arn(arn).send().await {
                 Ok(_) => return,
                 Err(e) if classify(&e) == ErrorKind::NotFound => return,
-                Err(e) if classify(&e) == ErrorKind::InUse && started.elapsed() < DELETE_IN_USE_RETRY => {
+                Err(e) if classify(&e) == ErrorKind::InUse && started.elapsed() + wait < retry_for => {
                     tracing::info!(arn, "target group still in use; retrying delete");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(10));
                 }
+                Err(e) if classify(&e) == ErrorKind::InUse => {
+                    let users = users_of(ctx, arn).await;
+                    diags.error("Target group still in use", in_use_detail(&error_message(&e), &users));
+                    return;
+                }
                 Err(e) => {
-                    let hint = if classify(&e) == ErrorKind::InUse {
-                        "\n\nA listener or rule still forwards to this group. To replace a group in use, create the new one first (`lifecycle { create_before_destroy = true }` with `name_prefix`) so listeners move to it before the old one is deleted."
-                    } else {
-                        ""
-                    };
-                    diags.error("DeleteTargetGroup failed", format!("{}{hint}", error_message(&e)));
+                    diags.error("DeleteTargetGroup failed", error_message(&e));
                     return;
                 }
             }

@@ -333,6 +333,7 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
         ("load_balancer_arns", Value::string_set(remote.load_balancer_arns.clone())),
         ("health_check", Value::List(health_check)),
         ("stickiness", Value::List(stickiness)),
+        ("timeouts", prior.get("timeouts").clone()),
     ])
 }
 

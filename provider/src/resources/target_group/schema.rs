@@ -1,4 +1,5 @@
 use crate::framework::{validators as v, Attribute, Block, NestedBlock, Schema};
+use crate::resources::common::timeouts_block;
 
 /// Version 1 stores `deregistration_delay` as a number (version 0, like `aws_lb_target_group`,
 /// stored it as a string); see `upgrade_v0`.
@@ -118,6 +119,10 @@ pub fn schema() -> Schema {
         .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
         .attribute(Attribute::string_set("load_balancer_arns").computed().description("ARNs of the load balancers that route to this group."))
         .block(NestedBlock::list("health_check", health_check).max_items(1))
-        .block(NestedBlock::list("stickiness", stickiness).max_items(1));
+        .block(NestedBlock::list("stickiness", stickiness).max_items(1))
+        .block(timeouts_block(&[(
+            "delete",
+            "listeners and rules to stop using the group, e.g. while they are deleted in the same apply (default `2m`)",
+        )]));
     Schema::new(SCHEMA_VERSION, block)
 }

@@ -1,0 +1,500 @@
+//! The action block shared by `elbv2_listener.default_action` and `elbv2_listener_rule.action`:
+//! schema, cross-field rules, and pure conversions to and from the ELBv2 API types.
+
+use tgbind_aws::elbv2::types::{
+    Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    TargetGroupStickinessConfig, TargetGroupTuple,
+};
+
+use crate::framework::{validators as v, Attribute, Block, Diagnostics, NestedBlock};
+use crate::resources::common::{i32_of, order_like, str_of};
+use crate::tfvalue::{AttributePath, Value};
+
+pub const ACTION_TYPES: &[&str] = &["forward", "redirect", "fixed-response"];
+
+/// The schema of one action block (named `default_action` or `action` by the resource).
+pub fn action_block(name: &str) -> NestedBlock {
+    let target_group = Block::new()
+        .attribute(Attribute::string("arn").required().description("ARN of the target group."))
+        .attribute(
+            Attribute::number("weight")
+                .default(1)
+                .description("Share of requests, 0-999, relative to the other groups. Default 1.")
+                .validate(v::int_between(0, 999)),
+        );
+    let stickiness = Block::new()
+        .attribute(
+            Attribute::bool("enabled")
+                .default(false)
+                .description("Whether a client keeps its target group. Default `false`."),
+        )
+        .attribute(
+            Attribute::number("duration")
+                .description("Seconds a client stays on its target group, 1-604800. Required when enabled.")
+                .validate(v::int_between(1, 604_800)),
+        );
+    let forward = Block::new()
+        .block(
+            NestedBlock::list("target_group", target_group)
+                .min_items(1)
+                .max_items(5)
+                .with_description("A target group and its weight; 1 to 5 of them."),
+        )
+        .block(
+            NestedBlock::list("stickiness", stickiness)
+                .max_items(1)
+                .with_description("Target group stickiness."),
+        );
+    let redirect = Block::new()
+        .attribute(
+            Attribute::string("status_code")
+                .required()
+                .description("`HTTP_301` (permanent) or `HTTP_302` (temporary).")
+                .validate(v::one_of(&["HTTP_301", "HTTP_302"])),
+        )
+        .attribute(
+            Attribute::string("host")
+                .default("#{host}")
+                .description("Host name; default `#{host}` (unchanged)."),
+        )
+        .attribute(
+            Attribute::string("path")
+                .default("/#{path}")
+                .description("Absolute path; default `/#{path}` (unchanged)."),
+        )
+        .attribute(
+            Attribute::string("port")
+                .default("#{port}")
+                .description("Port; default `#{port}` (unchanged)."),
+        )
+        .attribute(
+            Attribute::string("protocol")
+                .default("#{protocol}")
+                .description("`HTTP`, `HTTPS` or `#{protocol}` (the default, unchanged).")
+                .validate(v::one_of(&["HTTP", "HTTPS", "#{protocol}"])),
+        )
+        .attribute(
+            Attribute::string("query")
+                .default("#{query}")
+                .description("Query string without `?`; default `#{query}` (unchanged)."),
+        );
+    let fixed_response = Block::new()
+        .attribute(
+            Attribute::string("content_type")
+                .required()
+                .description("`text/plain`, `text/css`, `text/html`, `application/javascript` or `application/json`.")
+                .validate(v::one_of(&[
+                    "text/plain",
+                    "text/css",
+                    "text/html",
+                    "application/javascript",
+                    "application/json",
+                ])),
+        )
+        .attribute(
+            Attribute::string("message_body")
+                .description("Body of the response, at most 1024 characters.")
+                .validate(v::string_length(0, 1024)),
+        )
+        .attribute(
+            Attribute::string("status_code")
+                .optional_computed()
+                .description("HTTP status code: 2XX, 4XX or 5XX.")
+                .validate(v::matches(r"^[245]\d\d$", "must be a 2XX, 4XX or 5XX status code")),
+        );
+    let action = Block::new()
+        .attribute(
+            Attribute::string("type")
+                .required()
+                .description("`forward`, `redirect` or `fixed-response`.")
+                .validate(v::one_of(ACTION_TYPES)),
+        )
+        .attribute(
+            Attribute::number("order")
+                .optional_computed()
+                .description("Position among the actions, 1-50000; AWS assigns it when left out.")
+                .validate(v::int_between(1, 50_000)),
+        )
+        .attribute(
+            Attribute::string("target_group_arn")
+                .description("For `forward` to a single target group. Use the `forward` block for weights or stickiness."),
+        )
+        .block(
+            NestedBlock::list("forward", forward)
+                .max_items(1)
+                .with_description("For `forward` to weighted target groups."),
+        )
+        .block(
+            NestedBlock::list("redirect", redirect)
+                .max_items(1)
+                .with_description("For `redirect`."),
+        )
+        .block(
+            NestedBlock::list("fixed_response", fixed_response)
+                .max_items(1)
+                .with_description("For `fixed-response`."),
+        );
+    NestedBlock::list(name, action).min_items(1).max_items(1)
+}
+
+/// Rules the schema cannot express, for the action blocks at `path` (e.g. `default_action`).
+pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+    for (i, action) in actions.elements().iter().enumerate() {
+        let at = path.index(i);
+        let Some(kind) = action.get("type").as_str() else { continue };
+        let has = |name: &str| !action.get(name).elements().is_empty() || action.get(name).is_unknown();
+        let needed = match kind {
+            "forward" => None,
+            "redirect" => Some("redirect"),
+            "fixed-response" => Some("fixed_response"),
+            _ => continue,
+        };
+        for block in ["forward", "redirect", "fixed_response"] {
+            let wanted = Some(block) == needed || (kind == "forward" && block == "forward");
+            if has(block) && !wanted {
+                diags.error_at(
+                    &at.child(block),
+                    "Block does not match the action type",
+                    format!("A `{block}` block does not belong in a {kind:?} action."),
+                );
+            }
+        }
+        if let Some(block) = needed {
+            if !has(block) {
+                diags.error_at(
+                    &at.child("type"),
+                    "Missing action block",
+                    format!("A {kind:?} action needs a `{block}` block."),
+                );
+            }
+            if action.get("target_group_arn").is_set() {
+                diags.error_at(
+                    &at.child("target_group_arn"),
+                    "Argument not allowed for this action",
+                    format!("`target_group_arn` belongs to forward actions, not {kind:?}."),
+                );
+            }
+            continue;
+        }
+        let single = action.get("target_group_arn");
+        if !single.is_null() && has("forward") {
+            diags.error_at(
+                &at.child("target_group_arn"),
+                "Conflicting arguments",
+                "Set `target_group_arn` or a `forward` block, not both.",
+            );
+        } else if single.is_null() && !has("forward") {
+            diags.error_at(
+                &at.child("type"),
+                "Missing forward target",
+                "A forward action needs `target_group_arn` or a `forward` block.",
+            );
+        }
+        let fwd = action.first_block("forward");
+        let st = fwd.first_block("stickiness");
+        if st.get("enabled").as_bool() == Some(true) && st.get("duration").is_null() {
+            diags.error_at(
+                &at.child("forward").index(0).child("stickiness").index(0).child("duration"),
+                "Missing stickiness duration",
+                "Enabled target group stickiness needs `duration`.",
+            );
+        }
+        let arns: Vec<&str> = fwd
+            .get("target_group")
+            .elements()
+            .iter()
+            .filter_map(|t| t.get("arn").as_str())
+            .collect();
+        for (j, arn) in arns.iter().enumerate() {
+            if arns[..j].contains(arn) {
+                diags.error_at(
+                    &at.child("forward").index(0).child("target_group").index(j).child("arn"),
+                    "Duplicate target group",
+                    format!("{arn} appears more than once in this forward action."),
+                );
+            }
+        }
+    }
+}
+
+/// The API form of one planned action block.
+pub fn to_sdk(action: &Value) -> Action {
+    let kind = action.get("type").as_str().unwrap_or("forward");
+    let builder = Action::builder()
+        .r#type(ActionTypeEnum::from(kind))
+        .set_order(i32_of(action.get("order")));
+    match kind {
+        "redirect" => {
+            let r = action.first_block("redirect");
+            builder
+                .redirect_config(
+                    RedirectActionConfig::builder()
+                        .set_host(str_of(r.get("host")))
+                        .set_path(str_of(r.get("path")))
+                        .set_port(str_of(r.get("port")))
+                        .set_protocol(str_of(r.get("protocol")))
+                        .set_query(str_of(r.get("query")))
+                        .set_status_code(str_of(r.get("status_code")).map(|s| RedirectActionStatusCodeEnum::from(s.as_str())))
+                        .build(),
+                )
+                .build()
+        }
+        "fixed-response" => {
+            let f = action.first_block("fixed_response");
+            builder
+                .fixed_response_config(
+                    FixedResponseActionConfig::builder()
+                        .set_content_type(str_of(f.get("content_type")))
+                        .set_message_body(str_of(f.get("message_body")))
+                        .set_status_code(str_of(f.get("status_code")))
+                        .build(),
+                )
+                .build()
+        }
+        _ => {
+            let fwd = action.first_block("forward");
+            if fwd.is_null() {
+                return builder.set_target_group_arn(str_of(action.get("target_group_arn"))).build();
+            }
+            let groups = fwd
+                .get("target_group")
+                .elements()
+                .iter()
+                .map(|t| {
+                    TargetGroupTuple::builder()
+                        .set_target_group_arn(str_of(t.get("arn")))
+                        .weight(i32_of(t.get("weight")).unwrap_or(1))
+                        .build()
+                })
+                .collect();
+            let st = fwd.first_block("stickiness");
+            let stickiness = st.is_set().then(|| {
+                TargetGroupStickinessConfig::builder()
+                    .enabled(st.get("enabled").as_bool().unwrap_or(false))
+                    .set_duration_seconds(i32_of(st.get("duration")))
+                    .build()
+            });
+            builder
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .set_target_groups(Some(groups))
+                        .set_target_group_stickiness_config(stickiness)
+                        .build(),
+                )
+                .build()
+        }
+    }
+}
+
+fn opt_i32(n: Option<i32>) -> Value {
+    Value::opt_i64(n.map(i64::from))
+}
+
+/// The block value for an action AWS reports. `prior` (the state's or plan's block, null on
+/// import) decides between the two ways of writing a forward to one group, and whether the
+/// optional stickiness block is shown.
+pub fn from_sdk(action: &Action, prior: &Value) -> Value {
+    let kind = action.r#type().map(|t| t.as_str().to_string()).unwrap_or_default();
+    let mut forward = Vec::new();
+    let mut redirect = Vec::new();
+    let mut fixed_response = Vec::new();
+    let mut target_group_arn = Value::Null;
+    match kind.as_str() {
+        "forward" => {
+            let config = action.forward_config();
+            let mut groups: Vec<(String, i64)> = config
+                .map(|c| {
+                    c.target_groups()
+                        .iter()
+                        .filter_map(|t| Some((t.target_group_arn()?.to_string(), i64::from(t.weight().unwrap_or(1)))))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if groups.is_empty() {
+                groups.extend(action.target_group_arn().map(|a| (a.to_string(), 1)));
+            }
+            let sticky = config.and_then(|c| c.target_group_stickiness_config());
+            let sticky_on = sticky.and_then(|s| s.enabled()).unwrap_or(false);
+            let prior_forward = prior.first_block("forward");
+            let simple = groups.len() == 1 && groups[0].1 == 1 && !sticky_on;
+            let prior_used_single = prior.get("target_group_arn").is_set();
+            if simple && (prior_used_single || prior_forward.is_null()) {
+                target_group_arn = Value::string(&groups[0].0);
+            } else {
+                let items = groups
+                    .into_iter()
+                    .map(|(arn, weight)| Value::object([("arn", Value::string(arn)), ("weight", Value::int(weight))]))
+                    .collect();
+                let items = order_like(prior_forward.get("target_group").elements(), items, |p, r| {
+                    p.get("arn") == r.get("arn")
+                });
+                let stickiness = if prior_forward.first_block("stickiness").is_set() || sticky_on {
+                    vec![Value::object([
+                        ("enabled", Value::Bool(sticky_on)),
+                        ("duration", opt_i32(sticky.and_then(|s| s.duration_seconds()))),
+                    ])]
+                } else {
+                    Vec::new()
+                };
+                forward.push(Value::object([
+                    ("target_group", Value::List(items)),
+                    ("stickiness", Value::List(stickiness)),
+                ]));
+            }
+        }
+        "redirect" => {
+            if let Some(r) = action.redirect_config() {
+                redirect.push(Value::object([
+                    ("host", Value::opt_string(r.host())),
+                    ("path", Value::opt_string(r.path())),
+                    ("port", Value::opt_string(r.port())),
+                    ("protocol", Value::opt_string(r.protocol())),
+                    ("query", Value::opt_string(r.query())),
+                    ("status_code", Value::opt_string(r.status_code().map(|s| s.as_str()))),
+                ]));
+            }
+        }
+        "fixed-response" => {
+            if let Some(f) = action.fixed_response_config() {
+                fixed_response.push(Value::object([
+                    ("content_type", Value::opt_string(f.content_type())),
+                    ("message_body", Value::opt_string(f.message_body())),
+                    ("status_code", Value::opt_string(f.status_code())),
+                ]));
+            }
+        }
+        _ => {}
+    }
+    Value::object([
+        ("type", Value::string(kind)),
+        ("order", opt_i32(action.order())),
+        ("target_group_arn", target_group_arn),
+        ("forward", Value::List(forward)),
+        ("redirect", Value::List(redirect)),
+        ("fixed_response", Value::List(fixed_response)),
+    ])
+}
+
+/// The action blocks for a list AWS reports, sorted by `order` as AWS applies them.
+pub fn list_from_sdk(actions: &[Action], prior: &Value) -> Value {
+    let mut sorted: Vec<&Action> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
+    let prior_items = prior.elements();
+    Value::List(
+        sorted
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| from_sdk(a, prior_items.get(i).unwrap_or(&Value::Null)))
+            .collect(),
+    )
+}
+
+/// ARNs of the target groups an action list forwards to.
+pub fn target_group_arns(actions: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in actions.elements() {
+        out.extend(str_of(a.get("target_group_arn")));
+        for t in a.first_block("forward").get("target_group").elements() {
+            out.extend(str_of(t.get("arn")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forward_single(arn: &str) -> Value {
+        Value::object([
+            ("type", Value::string("forward")),
+            ("order", Value::Null),
+            ("target_group_arn", Value::string(arn)),
+            ("forward", Value::List(vec![])),
+            ("redirect", Value::List(vec![])),
+            ("fixed_response", Value::List(vec![])),
+        ])
+    }
+
+    fn weighted(groups: &[(&str, i64)]) -> Value {
+        let tg = groups
+            .iter()
+            .map(|(a, w)| Value::object([("arn", Value::string(*a)), ("weight", Value::int(*w))]))
+            .collect();
+        let mut v = forward_single("x");
+        v.set("target_group_arn", Value::Null);
+        v.set(
+            "forward",
+            Value::List(vec![Value::object([
+                ("target_group", Value::List(tg)),
+                ("stickiness", Value::List(vec![])),
+            ])]),
+        );
+        v
+    }
+
+    fn errors(actions: Vec<Value>) -> Vec<String> {
+        let mut d = Diagnostics::new();
+        validate(&Value::List(actions), &AttributePath::attr("default_action"), &mut d);
+        d.0.iter().map(|d| d.path.as_ref().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn forward_needs_exactly_one_way_to_name_groups() {
+        assert!(errors(vec![forward_single("a")]).is_empty());
+        assert!(errors(vec![weighted(&[("a", 1), ("b", 2)])]).is_empty());
+        let mut both = weighted(&[("a", 1)]);
+        both.set("target_group_arn", Value::string("a"));
+        assert_eq!(errors(vec![both]), ["default_action[0].target_group_arn"]);
+        let mut none = forward_single("a");
+        none.set("target_group_arn", Value::Null);
+        assert_eq!(errors(vec![none]), ["default_action[0].type"]);
+        assert_eq!(
+            errors(vec![weighted(&[("a", 1), ("a", 2)])]),
+            ["default_action[0].forward[0].target_group[1].arn"]
+        );
+    }
+
+    #[test]
+    fn redirect_needs_its_block_and_nothing_else() {
+        let mut r = forward_single("a");
+        r.set("type", Value::string("redirect"));
+        let errs = errors(vec![r]);
+        assert_eq!(errs, ["default_action[0].type", "default_action[0].target_group_arn"]);
+    }
+
+    #[test]
+    fn round_trip_keeps_the_users_form() {
+        // A single forward comes back from AWS as both an ARN and a one-group forward config.
+        let planned = forward_single("tg-a");
+        let mut sdk = to_sdk(&planned);
+        sdk.forward_config = Some(
+            ForwardActionConfig::builder()
+                .target_groups(TargetGroupTuple::builder().target_group_arn("tg-a").weight(1).build())
+                .target_group_stickiness_config(TargetGroupStickinessConfig::builder().enabled(false).build())
+                .build(),
+        );
+        sdk.order = Some(1);
+        let back = from_sdk(&sdk, &planned);
+        assert_eq!(back.get("target_group_arn"), &Value::string("tg-a"));
+        assert!(back.get("forward").elements().is_empty());
+
+        // Weighted groups keep the configuration's order even when AWS lists them differently.
+        let planned = weighted(&[("b", 10), ("a", 90)]);
+        let mut sdk = to_sdk(&planned);
+        if let Some(cfg) = sdk.forward_config.as_mut() {
+            cfg.target_groups.as_mut().unwrap().reverse();
+        }
+        let back = from_sdk(&sdk, &planned);
+        let arns: Vec<_> = back
+            .first_block("forward")
+            .get("target_group")
+            .elements()
+            .iter()
+            .map(|t| t.get("arn").clone())
+            .collect();
+        assert_eq!(arns, vec![Value::string("b"), Value::string("a")]);
+        // On import (no prior), weights other than 1 need the forward block.
+        assert!(from_sdk(&sdk, &Value::Null).get("target_group_arn").is_null());
+    }
+}

@@ -1,0 +1,132 @@
+//! Pure parts of `elbv2_listener`: schema, cross-field rules and the state for what AWS reports.
+
+use std::collections::BTreeMap;
+
+use tgbind_aws::elbv2::types::Action;
+
+use crate::framework::{validators as v, Attribute, Block, Diagnostics, Schema};
+use crate::resources::actions;
+use crate::resources::tags::tags_from_remote;
+use crate::tfvalue::{AttributePath, Value};
+
+pub const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
+const SECURE: &[&str] = &["HTTPS", "TLS"];
+
+pub fn schema() -> Schema {
+    let block = Block::new()
+        .description("A listener: a port and protocol on a load balancer, with the action for requests no rule matches.")
+        .attribute(Attribute::string("arn").computed().description("ARN of the listener."))
+        .attribute(Attribute::string("id").computed().description("Same as `arn`."))
+        .attribute(Attribute::string("load_balancer_arn").required().requires_replace().description("ARN of the load balancer."))
+        .attribute(Attribute::number("port").required().description("Port the load balancer listens on, 1-65535.").validate(v::int_between(1, 65535)))
+        .attribute(
+            Attribute::string("protocol")
+                .optional_computed()
+                .description("`HTTP` or `HTTPS` for application load balancers (default `HTTP`); `TCP`, `TLS`, `UDP` or `TCP_UDP` for network load balancers (default `TCP`).")
+                .validate(v::one_of(PROTOCOLS)),
+        )
+        .attribute(Attribute::string("certificate_arn").description("ARN of the default server certificate; required for `HTTPS` and `TLS`."))
+        .attribute(Attribute::string("ssl_policy").optional_computed().description("Security policy for `HTTPS` and `TLS`; AWS picks its default when left out."))
+        .attribute(
+            Attribute::string("alpn_policy")
+                .description("ALPN policy of a `TLS` listener: `HTTP1Only`, `HTTP2Only`, `HTTP2Optional`, `HTTP2Preferred` or `None`.")
+                .validate(v::one_of(&["HTTP1Only", "HTTP2Only", "HTTP2Optional", "HTTP2Preferred", "None"])),
+        )
+        .attribute(Attribute::string_map("tags").description("Tags of the listener."))
+        .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
+        .block(actions::action_block("default_action").with_description("What happens to requests no rule matches: `forward`, `redirect` or `fixed-response`."));
+    Schema::new(0, block)
+}
+
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let at = AttributePath::attr;
+    actions::validate(config.get("default_action"), &at("default_action"), diags);
+    let Some(protocol) = config.get("protocol").as_str() else { return };
+    let secure = SECURE.contains(&protocol);
+    let cert = config.get("certificate_arn");
+    if secure && cert.is_null() {
+        diags.error_at(
+            &at("certificate_arn"),
+            "Missing certificate",
+            format!("A {protocol} listener needs `certificate_arn`."),
+        );
+    }
+    for name in ["certificate_arn", "ssl_policy"] {
+        if !secure && config.get(name).is_set() {
+            diags.error_at(
+                &at(name),
+                "Argument not allowed for this protocol",
+                format!("`{name}` applies to HTTPS and TLS listeners, not {protocol}."),
+            );
+        }
+    }
+    if protocol != "TLS" && config.get("alpn_policy").is_set() {
+        diags.error_at(
+            &at("alpn_policy"),
+            "Argument not allowed for this protocol",
+            format!("`alpn_policy` applies to TLS listeners, not {protocol}."),
+        );
+    }
+}
+
+/// What AWS reports about a listener, in plain Rust (filled by the I/O layer).
+#[derive(Debug, Clone, Default)]
+pub struct RemoteListener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub port: Option<i64>,
+    pub protocol: Option<String>,
+    pub certificate_arn: Option<String>,
+    pub ssl_policy: Option<String>,
+    pub alpn_policy: Option<String>,
+    pub default_actions: Vec<Action>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub fn state_from_remote(remote: &RemoteListener, prior: &Value, default_tags: &BTreeMap<String, String>) -> Value {
+    Value::object([
+        ("arn", Value::string(&remote.arn)),
+        ("id", Value::string(&remote.arn)),
+        ("load_balancer_arn", Value::string(&remote.load_balancer_arn)),
+        ("port", Value::opt_i64(remote.port)),
+        ("protocol", Value::opt_string(remote.protocol.clone())),
+        ("certificate_arn", Value::opt_string(remote.certificate_arn.clone())),
+        ("ssl_policy", Value::opt_string(remote.ssl_policy.clone())),
+        ("alpn_policy", Value::opt_string(remote.alpn_policy.clone())),
+        ("tags", tags_from_remote(&remote.tags, default_tags, prior.get("tags"))),
+        ("tags_all", Value::string_map(remote.tags.clone())),
+        (
+            "default_action",
+            actions::list_from_sdk(&remote.default_actions, prior.get("default_action")),
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_at(config: &Value) -> Vec<String> {
+        let mut d = Diagnostics::new();
+        validate(config, &mut d);
+        d.0.iter().map(|d| d.path.as_ref().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn tls_settings_follow_protocol() {
+        assert_eq!(errors_at(&Value::object([("protocol", "HTTPS".into())])), ["certificate_arn"]);
+        let http = Value::object([
+            ("protocol", "HTTP".into()),
+            ("certificate_arn", "arn:c".into()),
+            ("alpn_policy", "None".into()),
+        ]);
+        assert_eq!(errors_at(&http), ["certificate_arn", "alpn_policy"]);
+        let tls = Value::object([
+            ("protocol", "TLS".into()),
+            ("certificate_arn", "arn:c".into()),
+            ("alpn_policy", "None".into()),
+        ]);
+        assert!(errors_at(&tls).is_empty());
+        assert!(errors_at(&Value::object([("protocol", Value::Unknown)])).is_empty());
+    }
+}

@@ -1,0 +1,359 @@
+//! Pure decisions for load balancers: cross-field validation, per-type defaults at plan time, the
+//! attribute writes a plan needs, and the state that describes what AWS reports. No I/O here.
+
+use std::collections::BTreeMap;
+
+use crate::framework::Diagnostics;
+use crate::resources::arn::arn_suffix;
+use crate::resources::tags::tags_from_remote;
+use crate::tfvalue::{AttributePath, Value};
+
+const ALB_ONLY: &[&str] = &["idle_timeout", "enable_http2", "drop_invalid_header_fields"];
+const NLB_ONLY: &[&str] = &["enable_cross_zone_load_balancing"];
+
+fn lb_type(v: &Value) -> Option<&str> {
+    match v.get("load_balancer_type") {
+        Value::Null => Some("application"),
+        t => t.as_str(),
+    }
+}
+
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let at = AttributePath::attr;
+    if config.get("name").is_set() && config.get("name_prefix").is_set() {
+        diags.error_at(
+            &at("name_prefix"),
+            "Conflicting arguments",
+            "Set `name` or `name_prefix`, not both.",
+        );
+    }
+    if config.get("name").as_str().is_some_and(|n| n.starts_with("internal-")) {
+        diags.error_at(&at("name"), "Invalid value", "A load balancer name cannot start with `internal-`.");
+    }
+    let subnets = config.get("subnets");
+    let mappings = config.get("subnet_mapping");
+    let has_subnets = !subnets.elements().is_empty() || subnets.is_unknown();
+    let has_mappings = !mappings.elements().is_empty() || mappings.is_unknown();
+    if has_subnets && has_mappings {
+        diags.error_at(
+            &at("subnet_mapping"),
+            "Conflicting arguments",
+            "Set `subnets` or `subnet_mapping` blocks, not both.",
+        );
+    } else if !has_subnets && !has_mappings {
+        diags.error_at(
+            &at("subnets"),
+            "Missing subnets",
+            "A load balancer needs `subnets` or `subnet_mapping` blocks.",
+        );
+    }
+    let Some(kind) = lb_type(config) else { return };
+    if kind == "application" && subnets.is_wholly_known() && has_subnets && subnets.elements().len() < 2 {
+        diags.error_at(
+            &at("subnets"),
+            "Too few subnets",
+            "An application load balancer needs subnets in at least two availability zones.",
+        );
+    }
+    let (foreign, owner) = if kind == "application" {
+        (NLB_ONLY, "network")
+    } else {
+        (ALB_ONLY, "application")
+    };
+    for name in foreign {
+        if config.get(name).is_set() {
+            diags.error_at(
+                &at(name),
+                "Argument not allowed for this load balancer type",
+                format!("`{name}` applies to {owner} load balancers, not {kind}."),
+            );
+        }
+    }
+    if kind == "application" {
+        for (i, m) in mappings.elements().iter().enumerate() {
+            for name in ["allocation_id", "private_ipv4_address", "ipv6_address"] {
+                if m.get(name).is_set() {
+                    diags.error_at(
+                        &at("subnet_mapping").index(i).child(name),
+                        "Argument not allowed for this load balancer type",
+                        format!("`{name}` applies to network load balancers."),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Known plan values for settings whose default depends on the type: the plan shows `60`, not
+/// "known after apply", and the other type's settings stay null.
+pub fn plan_type_defaults(config: &Value, planned: &mut Value) {
+    let Some(kind) = lb_type(config) else { return };
+    let defaults: [(&str, Value); 4] = if kind == "application" {
+        [
+            ("idle_timeout", Value::int(60)),
+            ("enable_http2", Value::Bool(true)),
+            ("drop_invalid_header_fields", Value::Bool(false)),
+            ("enable_cross_zone_load_balancing", Value::Null),
+        ]
+    } else {
+        [
+            ("idle_timeout", Value::Null),
+            ("enable_http2", Value::Null),
+            ("drop_invalid_header_fields", Value::Null),
+            ("enable_cross_zone_load_balancing", Value::Bool(false)),
+        ]
+    };
+    for (name, default) in defaults {
+        if config.get(name).is_null() {
+            planned.set(name, default);
+        }
+    }
+}
+
+/// A network load balancer cannot leave subnets in place: changing them replaces it.
+pub fn replace_triggers(prior: &Value, proposed: &Value) -> Vec<AttributePath> {
+    let network = prior.get("load_balancer_type").as_str() == Some("network");
+    let subnets = proposed.get("subnets");
+    if network && subnets.is_wholly_known() && !subnets.elements().is_empty() && subnets != prior.get("subnets") {
+        vec![AttributePath::attr("subnets")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Load balancer attributes (ModifyLoadBalancerAttributes keys) that describe `planned`.
+pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut put_bool = |k: &str, v: &Value| {
+        if let Some(b) = v.as_bool() {
+            out.insert(k.to_string(), b.to_string());
+        }
+    };
+    put_bool("deletion_protection.enabled", planned.get("enable_deletion_protection"));
+    put_bool("routing.http2.enabled", planned.get("enable_http2"));
+    put_bool(
+        "routing.http.drop_invalid_header_fields.enabled",
+        planned.get("drop_invalid_header_fields"),
+    );
+    put_bool("load_balancing.cross_zone.enabled", planned.get("enable_cross_zone_load_balancing"));
+    if let Some(n) = planned.get("idle_timeout").as_i64() {
+        out.insert("idle_timeout.timeout_seconds".into(), n.to_string());
+    }
+    let logs = planned.first_block("access_logs");
+    if logs.is_set() {
+        out.insert(
+            "access_logs.s3.enabled".into(),
+            logs.get("enabled").as_bool().unwrap_or(true).to_string(),
+        );
+        out.insert(
+            "access_logs.s3.bucket".into(),
+            logs.get("bucket").as_str().unwrap_or_default().to_string(),
+        );
+        out.insert(
+            "access_logs.s3.prefix".into(),
+            logs.get("prefix").as_str().unwrap_or_default().to_string(),
+        );
+    } else {
+        out.insert("access_logs.s3.enabled".into(), "false".into());
+    }
+    out
+}
+
+/// Only the attributes whose value differs from `current`.
+pub fn changed_attributes(desired: &BTreeMap<String, String>, current: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    desired
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// One availability zone of a load balancer as AWS reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteZone {
+    pub subnet_id: String,
+    pub allocation_id: Option<String>,
+    pub private_ipv4_address: Option<String>,
+    pub ipv6_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteLoadBalancer {
+    pub arn: String,
+    pub name: String,
+    pub kind: String,
+    pub scheme: String,
+    pub state: String,
+    pub dns_name: Option<String>,
+    pub zone_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub ip_address_type: Option<String>,
+    pub security_groups: Vec<String>,
+    pub zones: Vec<RemoteZone>,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The state (or data source value) for a remote load balancer. `prior` decides which optional
+/// blocks the user manages; `importing` shows enabled access logs.
+pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tags: &BTreeMap<String, String>, importing: bool) -> Value {
+    let attr = |k: &str| remote.attributes.get(k).map(String::as_str);
+    let attr_bool = |k: &str, default: bool| attr(k).map_or(default, |v| v == "true");
+    let application = remote.kind == "application";
+    let alb = |v: Value| if application { v } else { Value::Null };
+
+    let logs_on = attr_bool("access_logs.s3.enabled", false);
+    let access_logs = if prior.first_block("access_logs").is_set() || (importing && logs_on) {
+        let prefix = attr("access_logs.s3.prefix").filter(|p| !p.is_empty());
+        vec![Value::object([
+            ("bucket", Value::opt_string(attr("access_logs.s3.bucket"))),
+            (
+                "prefix",
+                prefix.map_or(prior.first_block("access_logs").get("prefix").clone(), Value::string),
+            ),
+            ("enabled", Value::Bool(logs_on)),
+        ])]
+    } else {
+        Vec::new()
+    };
+    let mappings = if prior.get("subnet_mapping").elements().is_empty() {
+        Vec::new()
+    } else {
+        remote
+            .zones
+            .iter()
+            .map(|z| {
+                Value::object([
+                    ("subnet_id", Value::string(&z.subnet_id)),
+                    ("allocation_id", Value::opt_string(z.allocation_id.clone())),
+                    ("private_ipv4_address", Value::opt_string(z.private_ipv4_address.clone())),
+                    ("ipv6_address", Value::opt_string(z.ipv6_address.clone())),
+                ])
+            })
+            .collect()
+    };
+    let idle = attr("idle_timeout.timeout_seconds")
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(60);
+    Value::object([
+        ("arn", Value::string(&remote.arn)),
+        ("id", Value::string(&remote.arn)),
+        (
+            "arn_suffix",
+            Value::string(arn_suffix(&remote.arn).trim_start_matches("loadbalancer/")),
+        ),
+        ("dns_name", Value::opt_string(remote.dns_name.clone())),
+        ("zone_id", Value::opt_string(remote.zone_id.clone())),
+        ("vpc_id", Value::opt_string(remote.vpc_id.clone())),
+        ("name", Value::string(&remote.name)),
+        ("name_prefix", prior.get("name_prefix").clone()),
+        ("load_balancer_type", Value::string(&remote.kind)),
+        ("internal", Value::Bool(remote.scheme == "internal")),
+        ("subnets", Value::string_set(remote.zones.iter().map(|z| z.subnet_id.clone()))),
+        ("security_groups", Value::string_set(remote.security_groups.clone())),
+        ("ip_address_type", Value::opt_string(remote.ip_address_type.clone())),
+        ("idle_timeout", alb(Value::int(idle))),
+        (
+            "enable_deletion_protection",
+            Value::Bool(attr_bool("deletion_protection.enabled", false)),
+        ),
+        ("enable_http2", alb(Value::Bool(attr_bool("routing.http2.enabled", true)))),
+        (
+            "drop_invalid_header_fields",
+            alb(Value::Bool(attr_bool("routing.http.drop_invalid_header_fields.enabled", false))),
+        ),
+        (
+            "enable_cross_zone_load_balancing",
+            if application {
+                Value::Null
+            } else {
+                Value::Bool(attr_bool("load_balancing.cross_zone.enabled", false))
+            },
+        ),
+        ("tags", tags_from_remote(&remote.tags, default_tags, prior.get("tags"))),
+        ("tags_all", Value::string_map(remote.tags.clone())),
+        ("access_logs", Value::List(access_logs)),
+        ("subnet_mapping", Value::Set(mappings)),
+        ("timeouts", prior.get("timeouts").clone()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_at(config: &Value) -> Vec<String> {
+        let mut d = Diagnostics::new();
+        validate(config, &mut d);
+        d.0.iter().map(|d| d.path.as_ref().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn type_specific_arguments_are_checked() {
+        let alb = Value::object([
+            ("subnets", Value::string_set(["a", "b"])),
+            ("enable_cross_zone_load_balancing", true.into()),
+        ]);
+        assert_eq!(errors_at(&alb), ["enable_cross_zone_load_balancing"]);
+        let nlb = Value::object([
+            ("load_balancer_type", "network".into()),
+            ("subnets", Value::string_set(["a"])),
+            ("idle_timeout", Value::int(30)),
+        ]);
+        assert_eq!(errors_at(&nlb), ["idle_timeout"]);
+        let one_subnet = Value::object([("subnets", Value::string_set(["a"]))]);
+        assert_eq!(errors_at(&one_subnet), ["subnets"]);
+        assert_eq!(errors_at(&Value::object([("subnets", Value::Unknown)])), Vec::<String>::new());
+        assert_eq!(errors_at(&Value::object([("name", "x".into())])), ["subnets"]);
+    }
+
+    #[test]
+    fn defaults_follow_type() {
+        let mut planned = Value::object([
+            ("idle_timeout", Value::Unknown),
+            ("enable_cross_zone_load_balancing", Value::Unknown),
+        ]);
+        plan_type_defaults(&Value::object([("load_balancer_type", "network".into())]), &mut planned);
+        assert_eq!(planned.get("idle_timeout"), &Value::Null);
+        assert_eq!(planned.get("enable_cross_zone_load_balancing"), &Value::Bool(false));
+        let mut planned = Value::object([("idle_timeout", Value::Unknown)]);
+        plan_type_defaults(&Value::object([("idle_timeout", Value::int(30))]), &mut planned);
+        assert_eq!(
+            planned.get("idle_timeout"),
+            &Value::Unknown,
+            "configured values are left to the framework"
+        );
+    }
+
+    #[test]
+    fn network_subnet_changes_replace() {
+        let prior = Value::object([("load_balancer_type", "network".into()), ("subnets", Value::string_set(["a"]))]);
+        let same = prior.clone();
+        assert!(replace_triggers(&prior, &same).is_empty());
+        let moved = Value::object([("subnets", Value::string_set(["a", "b"]))]);
+        assert_eq!(replace_triggers(&prior, &moved), vec![AttributePath::attr("subnets")]);
+        let alb = Value::object([("load_balancer_type", "application".into()), ("subnets", Value::string_set(["a"]))]);
+        assert!(replace_triggers(&alb, &moved).is_empty());
+    }
+
+    #[test]
+    fn state_hides_the_other_types_settings() {
+        let remote = RemoteLoadBalancer {
+            arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/n/1".into(),
+            name: "n".into(),
+            kind: "network".into(),
+            scheme: "internal".into(),
+            zones: vec![RemoteZone {
+                subnet_id: "s-1".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let s = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), true);
+        assert_eq!(s.get("arn_suffix"), &Value::string("net/n/1"));
+        assert_eq!(s.get("idle_timeout"), &Value::Null);
+        assert_eq!(s.get("enable_cross_zone_load_balancing"), &Value::Bool(false));
+        assert_eq!(s.get("internal"), &Value::Bool(true));
+        assert_eq!(s.get("subnets"), &Value::string_set(["s-1"]));
+    }
+}
