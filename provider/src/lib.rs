@@ -6,6 +6,7 @@
 //! - [`tfvalue`]: Terraform values and their msgpack/JSON encodings;
 //! - [`provider_config`] and [`resources`]: what this provider manages, in terms of the above.
 
+pub mod docs;
 pub mod framework;
 pub mod plugin;
 pub mod proto;

@@ -12,5 +12,5 @@ pub mod validators;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use resource::{DataSource, ProviderDefinition, Resource};
-pub use schema::{Attribute, Block, NestedBlock, Schema};
+pub use schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
 pub use server::ProviderService;
