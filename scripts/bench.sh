@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh
 cargo bench -p terraform-provider-elbv2 --bench provider
+cargo bench -p terraform-provider-elbv2 --bench front_door
 cargo bench -p tgbind-controller --bench controller

@@ -42,8 +42,13 @@ async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) ->
     };
     let l = out.listeners().first()?;
     let tags = fetch_tags(ctx, arn, diags).await?;
-    Some(RemoteListener {
-        arn: arn.to_string(),
+    Some(remote_from(l, tags))
+}
+
+/// A listener as AWS describes it (DescribeListeners or CreateListener), with its tags.
+fn remote_from(l: &tgbind_aws::elbv2::types::Listener, tags: std::collections::BTreeMap<String, String>) -> RemoteListener {
+    RemoteListener {
+        arn: l.listener_arn().unwrap_or_default().to_string(),
         load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
         port: l.port().map(i64::from),
         protocol: l.protocol().map(|p| p.as_str().to_string()),
@@ -53,7 +58,7 @@ async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) ->
         alpn_policy: l.alpn_policy().first().cloned(),
         default_actions: l.default_actions().to_vec(),
         tags,
-    })
+    }
 }
 
 async fn read_state(ctx: &Elbv2Context, arn: &str, prior: &Value, diags: &mut Diagnostics) -> Value {
@@ -116,30 +121,23 @@ impl Resource<Elbv2Context> for Listener {
             .set_tags(to_tags(&planned.get("tags_all").as_string_map()))
             .send()
             .await;
-        let arn = match created {
-            Ok(out) => match out.listeners().first().and_then(|l| l.listener_arn()) {
-                Some(arn) => arn.to_string(),
+        match created {
+            // The answer describes the new listener; with the tags just set, that is its state.
+            Ok(out) => match out.listeners().first().filter(|l| l.listener_arn().is_some()) {
+                Some(l) => state_from_remote(&remote_from(l, planned.get("tags_all").as_string_map()), planned, &ctx.default_tags),
                 None => {
                     diags.error(
                         "CreateListener returned no listener",
                         "AWS answered without an ARN; nothing to record.",
                     );
-                    return Value::Null;
+                    Value::Null
                 }
             },
             Err(e) => {
                 report(diags, "CreateListener", &e);
-                return Value::Null;
+                Value::Null
             }
-        };
-        let state = read_state(ctx, &arn, planned, diags).await;
-        if state.is_null() {
-            let mut partial = planned.clone();
-            partial.set("arn", Value::string(&arn));
-            partial.set("id", Value::string(&arn));
-            return partial;
         }
-        state
     }
 
     async fn read(&self, ctx: &Elbv2Context, state: &Value, diags: &mut Diagnostics) -> Value {

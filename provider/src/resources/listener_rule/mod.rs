@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tgbind_aws::elbv2::types::{Action, RuleCondition, RulePriorityPair};
+use tgbind_aws::elbv2::types::{Action, Rule, RuleCondition, RulePriorityPair};
 use tgbind_aws::{classify, error_message, ErrorKind};
 
 use crate::framework::{Diagnostics, Resource, Schema};
@@ -25,11 +25,13 @@ const PRIORITY_ATTEMPTS: usize = 5;
 
 /// One lock per listener: Terraform creates resources in parallel through one provider process,
 /// so choosing "the next free priority" and creating the rule happen under it, one rule at a time.
+/// The lock holds the highest priority this process knows to be in use on the listener, so a batch
+/// of rules reads the listener's rules once, not once per rule.
 #[derive(Default)]
-pub struct PriorityLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+pub struct PriorityLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<i64>>>>>);
 
 impl PriorityLocks {
-    fn for_listener(&self, listener_arn: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn for_listener(&self, listener_arn: &str) -> Arc<tokio::sync::Mutex<Option<i64>>> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(listener_arn.to_string()).or_default().clone()
     }
@@ -90,14 +92,20 @@ async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) ->
     };
     let rule = out.rules().first()?;
     let tags = fetch_tags(ctx, arn, diags).await?;
-    Some(RemoteRule {
+    Some(remote_from(rule, tags))
+}
+
+/// A rule as AWS describes it (DescribeRules or CreateRule), with its tags.
+fn remote_from(rule: &Rule, tags: std::collections::BTreeMap<String, String>) -> RemoteRule {
+    let arn = rule.rule_arn().unwrap_or_default();
+    RemoteRule {
         arn: arn.to_string(),
         listener_arn: listener_of(arn),
         priority: rule.priority().and_then(|p| p.parse().ok()),
         actions: rule.actions().to_vec(),
         conditions: rule.conditions().to_vec(),
         tags,
-    })
+    }
 }
 
 /// A rule's ARN names its listener: `...:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>`.
@@ -122,13 +130,7 @@ fn sdk_conditions(planned: &Value) -> Vec<RuleCondition> {
 }
 
 /// Creates the rule at `priority`; `Err(true)` when that priority is taken.
-async fn create_at(
-    ctx: &Elbv2Context,
-    planned: &Value,
-    listener_arn: &str,
-    priority: i64,
-    diags: &mut Diagnostics,
-) -> Result<String, bool> {
+async fn create_at(ctx: &Elbv2Context, planned: &Value, listener_arn: &str, priority: i64, diags: &mut Diagnostics) -> Result<Rule, bool> {
     let out = ctx
         .client
         .create_rule()
@@ -140,7 +142,7 @@ async fn create_at(
         .send()
         .await;
     match out {
-        Ok(out) => out.rules().first().and_then(|r| r.rule_arn()).map(str::to_string).ok_or_else(|| {
+        Ok(out) => out.rules().iter().find(|r| r.rule_arn().is_some()).cloned().ok_or_else(|| {
             diags.error("CreateRule returned no rule", "AWS answered without an ARN; nothing to record.");
             false
         }),
@@ -179,9 +181,12 @@ impl Resource<Elbv2Context> for ListenerRule {
             );
             return Value::Null;
         };
-        let arn = if let Some(priority) = planned.get("priority").as_i64() {
+        // Explicit priorities take the lock too, so an automatic choice never races them.
+        let lock = ctx.priority_locks.for_listener(listener_arn);
+        let mut highest_known = lock.lock().await;
+        let rule = if let Some(priority) = planned.get("priority").as_i64() {
             match create_at(ctx, planned, listener_arn, priority, diags).await {
-                Ok(arn) => arn,
+                Ok(rule) => rule,
                 Err(true) => {
                     diags.error_at(
                         &AttributePath::attr("priority"),
@@ -193,14 +198,18 @@ impl Resource<Elbv2Context> for ListenerRule {
                 Err(false) => return Value::Null,
             }
         } else {
-            let lock = ctx.priority_locks.for_listener(listener_arn);
-            let _held = lock.lock().await;
             let mut created = None;
             for _ in 0..PRIORITY_ATTEMPTS {
-                let Some(in_use) = priorities_in_use(ctx, listener_arn, diags).await else {
-                    return Value::Null;
+                let priority = match *highest_known {
+                    Some(highest) if highest < model::MAX_PRIORITY => Some(highest + 1),
+                    _ => {
+                        let Some(in_use) = priorities_in_use(ctx, listener_arn, diags).await else {
+                            return Value::Null;
+                        };
+                        next_priority(&in_use)
+                    }
                 };
-                let Some(priority) = next_priority(&in_use) else {
+                let Some(priority) = priority else {
                     diags.error(
                         "No free rule priority",
                         format!("{listener_arn} uses every priority from 1 to {}.", model::MAX_PRIORITY),
@@ -208,16 +217,23 @@ impl Resource<Elbv2Context> for ListenerRule {
                     return Value::Null;
                 };
                 match create_at(ctx, planned, listener_arn, priority, diags).await {
-                    Ok(arn) => {
-                        created = Some(arn);
+                    Ok(rule) => {
+                        created = Some(rule);
                         break;
                     }
-                    Err(true) => tracing::info!(listener_arn, priority, "priority taken meanwhile; choosing again"),
+                    Err(true) => {
+                        tracing::info!(
+                            listener_arn,
+                            priority,
+                            "priority taken meanwhile; reading the listener's rules again"
+                        );
+                        *highest_known = None;
+                    }
                     Err(false) => return Value::Null,
                 }
             }
             match created {
-                Some(arn) => arn,
+                Some(rule) => rule,
                 None => {
                     diags.error(
                         "Could not allocate a rule priority",
@@ -227,14 +243,19 @@ impl Resource<Elbv2Context> for ListenerRule {
                 }
             }
         };
-        let state = read_state(ctx, &arn, planned, diags).await;
-        if state.is_null() {
-            let mut partial = planned.clone();
-            partial.set("arn", Value::string(&arn));
-            partial.set("id", Value::string(&arn));
-            return partial;
+        let priority = rule.priority().and_then(|p| p.parse::<i64>().ok());
+        if let (Some(known), Some(p)) = (*highest_known, priority) {
+            *highest_known = Some(known.max(p));
+        } else if highest_known.is_none() && planned.get("priority").is_null() {
+            *highest_known = priority;
         }
-        state
+        drop(highest_known);
+        // The answer describes the new rule; with the tags just set, that is its state.
+        state_from_remote(
+            &remote_from(&rule, planned.get("tags_all").as_string_map()),
+            planned,
+            &ctx.default_tags,
+        )
     }
 
     async fn read(&self, ctx: &Elbv2Context, state: &Value, diags: &mut Diagnostics) -> Value {

@@ -50,18 +50,32 @@ pub(crate) async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diag
     };
     let tg = out.target_groups().first()?;
     let attributes = match ctx.client.describe_target_group_attributes().target_group_arn(arn).send().await {
-        Ok(out) => out
-            .attributes()
-            .iter()
-            .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
-            .collect(),
+        Ok(out) => attribute_map(out.attributes()),
         Err(e) => {
             report(diags, "DescribeTargetGroupAttributes", &e);
             return None;
         }
     };
     let tags = fetch_tags(ctx, arn, diags).await?;
-    Some(RemoteTargetGroup {
+    Some(remote_from(tg, attributes, tags))
+}
+
+fn attribute_map(attributes: &[TargetGroupAttribute]) -> BTreeMap<String, String> {
+    attributes
+        .iter()
+        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+        .collect()
+}
+
+/// A target group as AWS describes it (DescribeTargetGroups or CreateTargetGroup), with its
+/// attributes and tags.
+fn remote_from(
+    tg: &tgbind_aws::elbv2::types::TargetGroup,
+    attributes: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+) -> RemoteTargetGroup {
+    let arn = tg.target_group_arn().unwrap_or_default();
+    RemoteTargetGroup {
         arn: arn.to_string(),
         name: tg.target_group_name().unwrap_or_default().to_string(),
         port: tg.port().map(i64::from),
@@ -82,7 +96,7 @@ pub(crate) async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diag
         unhealthy_threshold: tg.unhealthy_threshold_count().map(i64::from),
         attributes,
         tags,
-    })
+    }
 }
 
 fn matcher_for(planned: &Value, hc: &Value) -> Option<Matcher> {
@@ -95,23 +109,24 @@ fn matcher_for(planned: &Value, hc: &Value) -> Option<Matcher> {
     })
 }
 
-/// Writes the target group attributes that differ from `current`.
+/// Writes the target group attributes that differ from `current`. Returns every attribute of the
+/// group as AWS answers the write (`None` when nothing was written or the write failed).
 async fn write_attributes(
     ctx: &Elbv2Context,
     arn: &str,
     desired: &BTreeMap<String, String>,
     current: &BTreeMap<String, String>,
     diags: &mut Diagnostics,
-) {
+) -> Option<BTreeMap<String, String>> {
     let changed: Vec<TargetGroupAttribute> = desired
         .iter()
         .filter(|(k, v)| current.get(*k) != Some(*v))
         .map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build())
         .collect();
     if changed.is_empty() {
-        return;
+        return None;
     }
-    if let Err(e) = ctx
+    match ctx
         .client
         .modify_target_group_attributes()
         .target_group_arn(arn)
@@ -119,7 +134,11 @@ async fn write_attributes(
         .send()
         .await
     {
-        report(diags, "ModifyTargetGroupAttributes", &e);
+        Ok(out) => Some(attribute_map(out.attributes())),
+        Err(e) => {
+            report(diags, "ModifyTargetGroupAttributes", &e);
+            None
+        }
     }
 }
 
@@ -245,9 +264,9 @@ impl Resource<Elbv2Context> for TargetGroup {
             .set_tags(to_tags(&tags_all))
             .send()
             .await;
-        let arn = match created {
-            Ok(out) => match out.target_groups().first().and_then(|tg| tg.target_group_arn()) {
-                Some(arn) => arn.to_string(),
+        let created = match created {
+            Ok(out) => match out.target_groups().first().filter(|tg| tg.target_group_arn().is_some()) {
+                Some(tg) => tg.clone(),
                 None => {
                     diags.error(
                         "CreateTargetGroup returned no target group",
@@ -261,18 +280,18 @@ impl Resource<Elbv2Context> for TargetGroup {
                 return Value::Null;
             }
         };
+        let arn = created.target_group_arn().unwrap_or_default().to_string();
         // The group exists from here on: whatever fails next, its state is returned so Terraform
-        // records it (tainted) instead of losing track of it.
-        let current = match ctx.client.describe_target_group_attributes().target_group_arn(&arn).send().await {
-            Ok(out) => out
-                .attributes()
-                .iter()
-                .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
-                .collect(),
-            Err(_) => BTreeMap::new(),
+        // records it (tainted) instead of losing track of it. All attributes are written at once
+        // (a new group has AWS's defaults); the answer lists every attribute, and together with
+        // the create answer and the tags just set it describes the group without reading it back.
+        let written = write_attributes(ctx, &arn, &desired_attributes(planned), &BTreeMap::new(), diags).await;
+        let mut state = match written {
+            Some(attributes) if !diags.has_errors() => {
+                state_from_remote(&remote_from(&created, attributes, tags_all), planned, &ctx.default_tags, false)
+            }
+            _ => read_state(ctx, &arn, planned, false, diags).await,
         };
-        write_attributes(ctx, &arn, &desired_attributes(planned), &current, diags).await;
-        let mut state = read_state(ctx, &arn, planned, false, diags).await;
         if state.is_null() {
             // Read failed right after create: record the ARN so the next refresh finds it.
             let mut partial = planned.clone();
