@@ -9,13 +9,30 @@ ROOT=$PWD
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+# wait_for FIELD VALUE: until the TargetGroupBinding's status FIELD equals VALUE (20 s), or fail.
+wait_for() {
+  for _ in $(seq 200); do
+    [ "$("$KUBECTL" get tgb demo -o jsonpath="{.status.$1}")" = "$2" ] && return 0
+    sleep 0.1
+  done
+  echo "quickstart: status.$1 of TargetGroupBinding demo never reached $2; controller log:" >&2
+  tail -n 30 "$WORK/controller.log" >&2
+  return 1
+}
+
 step "Setting up tools (cached in $TGBIND_CACHE)"
 bash scripts/setup.sh
 
-step "Building the provider and the controller (release)"
-cargo build --release -p terraform-provider-elbv2 -p tgbind-controller
-PROVIDER_DIR="$CARGO_TARGET_DIR/release"
-CONTROLLER="$CARGO_TARGET_DIR/release/tgbind-controller"
+# QUICKSTART_PROFILE=debug reuses the test build (CI runs the quickstart after the tests).
+PROFILE=${QUICKSTART_PROFILE:-release}
+step "Building the provider and the controller ($PROFILE)"
+if [ "$PROFILE" = release ]; then
+  cargo build --release -p terraform-provider-elbv2 -p tgbind-controller
+else
+  cargo build -p terraform-provider-elbv2 -p tgbind-controller
+fi
+PROVIDER_DIR="$CARGO_TARGET_DIR/$PROFILE"
+CONTROLLER="$CARGO_TARGET_DIR/$PROFILE/tgbind-controller"
 KUBECTL="$TGBIND_VENV/bin/kubectl"
 
 WORK=$(mktemp -d)
@@ -32,7 +49,7 @@ cleanup() {
   if [ -n "$MOTO_PID" ]; then
     if [ -f "$WORK/tf/terraform.tfstate" ]; then
       step "Destroying what the quickstart created"
-      (cd "$WORK/tf" && "$TGBIND_TERRAFORM" destroy -auto-approve -no-color -var "vpc_id=$VPC_ID" -var "endpoint_url=$ENDPOINT" >/dev/null && echo "destroyed")
+      (cd "$WORK/tf" && "$TGBIND_TERRAFORM" destroy -auto-approve -no-color "${TF_VARS[@]}" >/dev/null && echo "destroyed")
     fi
     kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null
   fi
@@ -53,16 +70,19 @@ done
 export AWS_ACCESS_KEY_ID=quickstart AWS_SECRET_ACCESS_KEY=quickstart AWS_REGION=us-east-1
 
 step "Creating a VPC and two subnets through the EC2 API (a cluster's network)"
-VPC_ID=$("$TGBIND_VENV/bin/python" - "$ENDPOINT" <<'PY'
-import sys, boto3
+read -r VPC_ID SUBNETS < <("$TGBIND_VENV/bin/python" - "$ENDPOINT" <<'PY'
+import json, sys, boto3
 ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
 vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-for i, az in enumerate(["us-east-1a", "us-east-1b"]):
-    ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=az)
-print(vpc)
+subnets = [
+    ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+    for i, az in enumerate(["us-east-1a", "us-east-1b"])
+]
+print(vpc, json.dumps(subnets, separators=(",", ":")))
 PY
 )
-echo "VPC $VPC_ID"
+echo "VPC $VPC_ID, subnets $SUBNETS"
+TF_VARS=(-var "vpc_id=$VPC_ID" -var "subnet_ids=$SUBNETS" -var "endpoint_url=$ENDPOINT")
 
 step "terraform apply examples/quickstart"
 mkdir -p "$WORK/tf" "$WORK/home"
@@ -77,11 +97,12 @@ provider_installation {
 TFRC
 export TF_CLI_CONFIG_FILE="$WORK/cli.tfrc"
 cd "$WORK/tf"
-"$TGBIND_TERRAFORM" apply -auto-approve -no-color -var "vpc_id=$VPC_ID" -var "endpoint_url=$ENDPOINT" 2>&1 | grep -v -e 'development overrides' -e '^ - tgbind' -e 'configuration:$' -e 'may therefore not match' -e 'applying changes may cause' -e 'releases\.$' -e '^Warning: Provider'
+"$TGBIND_TERRAFORM" apply -auto-approve -no-color "${TF_VARS[@]}" 2>&1 | grep -v -e 'development overrides' -e '^ - tgbind' -e 'configuration:$' -e 'may therefore not match' -e 'applying changes may cause' -e 'releases\.$' -e '^Warning: Provider'
 TG_ARN=$("$TGBIND_TERRAFORM" output -raw target_group_arn)
+DNS_NAME=$("$TGBIND_TERRAFORM" output -raw dns_name)
 
 step "A second plan right after apply: nothing to change"
-"$TGBIND_TERRAFORM" plan -no-color -detailed-exitcode -var "vpc_id=$VPC_ID" -var "endpoint_url=$ENDPOINT" >/dev/null && echo "No changes."
+"$TGBIND_TERRAFORM" plan -no-color -detailed-exitcode "${TF_VARS[@]}" >/dev/null && echo "No changes."
 
 step "Starting a local kube-apiserver + etcd (built from Debian's kubernetes sources)"
 bash "$ROOT/scripts/local-apiserver.sh" start "$WORK/kube"
@@ -123,10 +144,7 @@ write_slice 10.42.0.11 10.42.0.12 10.42.1.13
 
 step "Applying a TargetGroupBinding (the reference manifest, with the ARN from terraform output)"
 sed "s|TARGET_GROUP_ARN|$TG_ARN|" "$ROOT/examples/quickstart/k8s/targetgroupbinding.yaml" | "$KUBECTL" apply -f -
-for _ in $(seq 100); do
-  [ "$("$KUBECTL" get tgb demo -o jsonpath='{.status.registeredTargets}')" = 3 ] && break
-  sleep 0.2
-done
+wait_for registeredTargets 3
 "$KUBECTL" get targetgroupbindings
 
 show_targets() {
@@ -142,26 +160,22 @@ show_targets
 
 step "Scaling the Service to four pods: the new endpoint is registered within milliseconds"
 write_slice 10.42.0.11 10.42.0.12 10.42.1.13 10.42.1.14
-for _ in $(seq 100); do
-  [ "$("$KUBECTL" get tgb demo -o jsonpath='{.status.registeredTargets}')" = 4 ] && break
-  sleep 0.1
-done
+wait_for registeredTargets 4
 "$KUBECTL" get targetgroupbindings -o wide
 echo "(new targets start unhealthy; the controller re-checks health until all are healthy)"
-for _ in $(seq 100); do
-  [ "$("$KUBECTL" get tgb demo -o jsonpath='{.status.healthyTargets}')" = 4 ] && break
-  sleep 0.2
-done
+wait_for healthyTargets 4
 "$KUBECTL" get targetgroupbindings -o wide
 show_targets
 
 cat <<MSG
 
-Done. The target group ARN for a TargetGroupBinding's spec.targetGroupARN:
+Done. The ALB $DNS_NAME forwards port 80 to the target group
   $TG_ARN
+which tgbind-controller keeps filled with the Service's ready pods.
 
 Against a real AWS account and EKS cluster: copy examples/quickstart, leave endpoint_url unset, pass
-your cluster's VPC ID (-var vpc_id=vpc-...) and use your usual AWS credentials; install the controller
+your cluster's VPC ID and two public subnets (-var vpc_id=vpc-... -var 'subnet_ids=["subnet-a","subnet-b"]')
+and use your usual AWS credentials; install the controller
 with: helm install tgbind-controller charts/tgbind-controller -n kube-system --set clusterName=<cluster>
 (IAM role through EKS Pod Identity or IRSA, see docs/iam-policy.json), then apply
 examples/quickstart/k8s/targetgroupbinding.yaml with your ARN. Kubernetes writes the EndpointSlices.

@@ -1,5 +1,6 @@
-# Quickstart: the target group a TargetGroupBinding fills with a Service's pod IPs.
-# Against real AWS: drop `endpoint_url` (or leave the variable null) and pass your VPC ID.
+# Quickstart: an internet-facing ALB with an HTTP listener forwarding to the target group that a
+# TargetGroupBinding fills with a Service's pod IPs.
+# Against real AWS: leave `endpoint_url` null and pass your VPC and two public subnets.
 
 terraform {
   required_providers {
@@ -23,6 +24,11 @@ variable "endpoint_url" {
 variable "vpc_id" {
   description = "VPC of the cluster's pods."
   type        = string
+}
+
+variable "subnet_ids" {
+  description = "Two or more public subnets in different availability zones, for the ALB."
+  type        = list(string)
 }
 
 provider "elbv2" {
@@ -57,6 +63,28 @@ resource "elbv2_target_group" "app" {
   tags = {
     app = "quickstart"
   }
+}
+
+resource "elbv2_load_balancer" "web" {
+  name               = "quickstart"
+  load_balancer_type = "application"
+  subnets            = var.subnet_ids
+}
+
+resource "elbv2_listener" "http" {
+  load_balancer_arn = elbv2_load_balancer.web.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type             = "forward"
+    target_group_arn = elbv2_target_group.app.arn
+  }
+}
+
+output "dns_name" {
+  description = "Where the Service answers once its pods are healthy."
+  value       = elbv2_load_balancer.web.dns_name
 }
 
 output "target_group_arn" {
