@@ -16,7 +16,7 @@ cargo test --workspace
 echo "== quickstart (non-interactive, on the test build)"
 QUICKSTART_PROFILE=debug bash scripts/quickstart.sh >"$TGBIND_CACHE/quickstart.log" 2>&1 || {
   tail -n 60 "$TGBIND_CACHE/quickstart.log"
-  echo "quickstart failed (full log: "$TGBIND_CACHE/quickstart.log")"
+  echo "quickstart failed (full log: $TGBIND_CACHE/quickstart.log)"
   exit 1
 }
 tail -n 12 "$TGBIND_CACHE/quickstart.log"

@@ -104,6 +104,34 @@ pub fn plan_changes(desired: &BTreeSet<Target>, current: &[TargetHealth]) -> Tar
     }
 }
 
+/// Multi-cluster groups (`multiClusterTargetGroup: true`): other clusters register targets in the
+/// same group, so this cluster deregisters only targets it owns (recorded in its ownership
+/// ConfigMap) and never touches the rest.
+pub fn plan_owned_changes(desired: &BTreeSet<Target>, current: &[TargetHealth], owned: &BTreeSet<Target>) -> TargetChanges {
+    let registered = registered(current);
+    TargetChanges {
+        register: desired.difference(&registered).cloned().collect(),
+        deregister: registered.intersection(owned).filter(|t| !desired.contains(*t)).cloned().collect(),
+    }
+}
+
+/// The ownership ConfigMap's `targets` value: `id:port` pairs, comma-separated, sorted.
+pub fn format_owned(targets: &BTreeSet<Target>) -> String {
+    targets.iter().map(Target::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Reads a `targets` value; entries that do not parse are skipped (never owned, never removed).
+/// The port follows the last colon, so IPv6 addresses read correctly.
+pub fn parse_owned(csv: &str) -> BTreeSet<Target> {
+    csv.split(',')
+        .filter_map(|entry| {
+            let (id, port) = entry.trim().rsplit_once(':')?;
+            let port = port.parse().ok()?;
+            (!id.is_empty()).then(|| Target { id: id.to_string(), port })
+        })
+        .collect()
+}
+
 pub fn healthy_count(current: &[TargetHealth], desired: &BTreeSet<Target>) -> usize {
     current
         .iter()
@@ -208,6 +236,34 @@ mod tests {
             ip_targets(&slices, "http", IpAddressType::Ipv6),
             BTreeSet::from([t("fd00::1", 8080)])
         );
+    }
+
+    #[test]
+    fn multi_cluster_changes_never_touch_targets_this_cluster_does_not_own() {
+        let h = |ip: &str| TargetHealth {
+            target: t(ip, 80),
+            state: HealthState::Healthy,
+            reason: None,
+        };
+        let current = vec![h("10.0.0.1"), h("10.0.0.2"), h("10.9.0.1")];
+        let owned: BTreeSet<Target> = [t("10.0.0.1", 80), t("10.0.0.2", 80)].into();
+        let desired: BTreeSet<Target> = [t("10.0.0.2", 80), t("10.0.0.3", 80)].into();
+        let changes = plan_owned_changes(&desired, &current, &owned);
+        assert_eq!(changes.register, vec![t("10.0.0.3", 80)]);
+        assert_eq!(changes.deregister, vec![t("10.0.0.1", 80)], "10.9.0.1 belongs to another cluster");
+        // Nothing owned yet (a fresh cluster): nothing is deregistered at all.
+        assert!(plan_owned_changes(&BTreeSet::new(), &current, &BTreeSet::new())
+            .deregister
+            .is_empty());
+    }
+
+    #[test]
+    fn ownership_records_round_trip_including_ipv6() {
+        let owned: BTreeSet<Target> = [t("10.0.0.1", 80), t("2001:db8::1", 8080), t("i-0abc", 30080)].into();
+        let csv = format_owned(&owned);
+        assert_eq!(parse_owned(&csv), owned);
+        assert_eq!(parse_owned(" 10.0.0.1:80 ,garbage,:1,10.0.0.2:x"), [t("10.0.0.1", 80)].into());
+        assert!(parse_owned("").is_empty());
     }
 
     #[test]

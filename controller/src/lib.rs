@@ -16,6 +16,7 @@ pub mod http;
 pub mod index;
 pub mod leader;
 pub mod metrics;
+pub mod ownership;
 pub mod reconcile;
 pub mod run;
 pub mod status;

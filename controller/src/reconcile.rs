@@ -20,10 +20,11 @@ use tracing::{info, instrument, warn};
 
 use crate::aws::TargetGroupApi;
 use crate::crd::{IpAddressType, TargetGroupBinding, TargetGroupBindingStatus, TargetType, FINALIZER};
-use crate::desired::{healthy_count, ip_targets, plan_changes, registered, resolve_service_port};
+use crate::desired::{healthy_count, ip_targets, plan_changes, plan_owned_changes, registered, resolve_service_port};
 use crate::endpoints::EndpointSliceObject;
 use crate::index::{service_key, Index, Pending};
 use crate::metrics::Metrics;
+use crate::ownership;
 use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
 
 #[derive(Debug, Clone)]
@@ -195,6 +196,14 @@ fn aws_problem(e: AwsError, arn: &str) -> Problem {
     }
 }
 
+fn record_problem(e: kube::Error) -> Problem {
+    Problem::new(
+        "OwnershipRecordFailed",
+        format!("could not read or write the multi-cluster ownership ConfigMap: {e}"),
+        Retry::Backoff,
+    )
+}
+
 /// The target group this binding names, checked for form.
 fn arn_problem(arn: &str) -> Option<Problem> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -255,7 +264,10 @@ fn check_spec(tgb: &TargetGroupBinding, ctx: &Context) -> Result<(), Problem> {
             .into_iter()
             .filter_map(|(ns, name)| ctx.bindings.get(&ObjectRef::new(&name).within(&ns)));
         let older = same_group.into_iter().find(|other| {
-            other.uid() != me
+            // Bindings that both declare a multi-cluster group each own their own targets.
+            let sharing = ownership::is_multi_cluster(tgb) && ownership::is_multi_cluster(other);
+            !sharing
+                && other.uid() != me
                 && other.spec.target_group_arn.as_ref() == Some(arn)
                 && other.meta().deletion_timestamp.is_none()
                 && (other.meta().creation_timestamp.as_ref().map(|t| t.0), other.name_any())
@@ -330,8 +342,25 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
 
     let arn = resolve_arn(tgb, ctx).await?;
     let current = ctx.aws.describe_target_health(&arn).await.map_err(|e| aws_problem(e, &arn))?;
-    let changes = plan_changes(&desired, &current);
+    // In a group shared with other clusters, only what our record names is ours to remove.
+    let owned = if ownership::is_multi_cluster(tgb) {
+        Some(ownership::read(&ctx.client, tgb).await.map_err(record_problem)?)
+    } else {
+        None
+    };
+    let changes = match &owned {
+        Some(owned) => plan_owned_changes(&desired, &current, owned),
+        None => plan_changes(&desired, &current),
+    };
     let reference = tgb.object_ref(&());
+    if let Some(owned) = &owned {
+        // The record grows before RegisterTargets: a crash in between leaves a record naming a
+        // target that is not registered (harmless), never a registered target nobody owns.
+        let grown: BTreeSet<Target> = owned.iter().chain(&changes.register).cloned().collect();
+        if &grown != owned {
+            ownership::write(&ctx.client, tgb, &grown).await.map_err(record_problem)?;
+        }
+    }
     if !changes.deregister.is_empty() {
         ctx.aws
             .deregister_targets(&arn, &changes.deregister)
@@ -347,6 +376,13 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
             .map_err(|e| aws_problem(e, &arn))?;
         ctx.metrics.targets_registered.inc_by(changes.register.len() as u64);
         announce(ctx, &reference, "TargetsRegistered", "registered", &changes.register).await;
+    }
+    if let Some(owned) = &owned {
+        // Everything desired is registered now and nothing else of ours is: the record shrinks to it.
+        let grown: BTreeSet<Target> = owned.iter().chain(&changes.register).cloned().collect();
+        if grown != desired {
+            ownership::write(&ctx.client, tgb, &desired).await.map_err(record_problem)?;
+        }
     }
     Ok(Synced {
         target_group_arn: arn,
@@ -402,7 +438,17 @@ async fn cleanup(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Action, Erro
         Err(e) if e.kind == ErrorKind::NotFound => return Ok(Action::await_change()),
         Err(e) => return Err(e.into()),
     };
-    let targets: Vec<Target> = registered(&current).into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    // A shared group keeps the other clusters' targets: only ours (per the record) leave.
+    let multi = ownership::is_multi_cluster(tgb);
+    let mine = if multi {
+        Some(ownership::read(&ctx.client, tgb).await?)
+    } else {
+        None
+    };
+    let targets: Vec<Target> = registered(&current)
+        .into_iter()
+        .filter(|t| mine.as_ref().is_none_or(|m| m.contains(t)))
+        .collect();
     if !targets.is_empty() {
         match ctx.aws.deregister_targets(&arn, &targets).await {
             Ok(()) => {}
@@ -410,7 +456,10 @@ async fn cleanup(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Action, Erro
             Err(e) => return Err(e.into()),
         }
         ctx.metrics.targets_deregistered.inc_by(targets.len() as u64);
-        info!(count = targets.len(), "deregistered all targets of a deleted binding");
+        info!(count = targets.len(), "deregistered the targets of a deleted binding");
+    }
+    if multi {
+        ownership::delete(&ctx.client, tgb).await?;
     }
     Ok(Action::await_change())
 }

@@ -6,6 +6,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::{ApiResource, Discovery};
 use serde_json::json;
@@ -98,11 +99,33 @@ async fn controller_works_under_exactly_the_charts_rbac() {
         env.ready("rbac").await == Some(("True".into(), "Synced".into()))
     })
     .await;
-    env.tgbs().delete("rbac", &Default::default()).await.unwrap();
-    wait_for("finalizer removed", Duration::from_secs(10), || async {
-        env.tgbs().get_opt("rbac").await.unwrap().is_none()
-    })
+    // A multi-cluster binding also writes and deletes its ownership ConfigMap.
+    let shared = env.target_group("rbac-shared").await;
+    env.binding(
+        "rbac-multi",
+        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": shared, "targetType": "ip", "multiClusterTargetGroup": true }),
+    )
     .await;
+    let records: Api<ConfigMap> = Api::namespaced(env.client.clone(), NS);
+    wait_for(
+        "ownership record written under the chart's RBAC",
+        Duration::from_secs(20),
+        || async {
+            records.get_opt("aws-lbc-targets-rbac-multi").await.unwrap().is_some() && env.targets(&shared).await == set(&["10.7.0.1:8080"])
+        },
+    )
+    .await;
+    for name in ["rbac", "rbac-multi"] {
+        env.tgbs().delete(name, &Default::default()).await.unwrap();
+        wait_for("finalizer removed", Duration::from_secs(10), || async {
+            env.tgbs().get_opt(name).await.unwrap().is_none()
+        })
+        .await;
+    }
+    assert!(
+        records.get_opt("aws-lbc-targets-rbac-multi").await.unwrap().is_none(),
+        "record left behind"
+    );
     let logs = c.logs();
     assert!(
         !logs.to_lowercase().contains("forbidden"),

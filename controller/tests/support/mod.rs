@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
@@ -21,7 +22,8 @@ pub const NS: &str = "default";
 
 pub struct Env {
     pub api: ApiServer,
-    pub moto: Moto,
+    /// Shared by the Envs of a multi-cluster test ("two clusters, one AWS account").
+    pub moto: Arc<Moto>,
     pub client: kube::Client,
     pub slices: ApiResource,
     pub vpc: String,
@@ -43,9 +45,17 @@ impl Env {
 
     /// With extra static token users (see `ApiServer::start_with_users`).
     pub async fn start_with_users(users: &[(&str, &str, &str)]) -> Env {
+        Self::start_full(users, Arc::new(Moto::start())).await
+    }
+
+    /// A second cluster (its own apiserver) in the same emulated AWS account as `other`.
+    pub async fn start_sharing_aws(other: &Env) -> Env {
+        Self::start_full(&[], other.moto.clone()).await
+    }
+
+    async fn start_full(users: &[(&str, &str, &str)], moto: Arc<Moto>) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let api = ApiServer::start_with_users(users);
-        let moto = Moto::start();
         let client = client_for(&api.kubeconfig_path()).await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         crds.create(&PostParams::default(), &TargetGroupBinding::crd())
