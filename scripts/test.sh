@@ -20,3 +20,10 @@ QUICKSTART_PROFILE=debug bash scripts/quickstart.sh >"$TGBIND_CACHE/quickstart.l
   exit 1
 }
 tail -n 12 "$TGBIND_CACHE/quickstart.log"
+echo "== cluster migration walkthrough (two apiservers, two controllers, weights shifted in Terraform)"
+QUICKSTART_PROFILE=debug bash scripts/cluster-migration.sh >"$TGBIND_CACHE/cluster-migration.log" 2>&1 || {
+  tail -n 80 "$TGBIND_CACHE/cluster-migration.log"
+  echo "cluster migration walkthrough failed (full log: $TGBIND_CACHE/cluster-migration.log)"
+  exit 1
+}
+grep -E '^\s+\[|no moment|removed exactly|passed' "$TGBIND_CACHE/cluster-migration.log"

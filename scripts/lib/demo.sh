@@ -1,0 +1,123 @@
+# Shared by scripts/quickstart.sh and scripts/cluster-migration.sh: emulated AWS, the network the
+# examples need, Terraform pointed at the locally built provider, and EndpointSlices written as a
+# cluster would (there is no kubelet). Source it; it expects $WORK and $ROOT and `set -euo pipefail`.
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+KUBECTL="$TGBIND_VENV/bin/kubectl"
+PY="$TGBIND_VENV/bin/python"
+
+# build_binaries: the provider and controller for $PROFILE (release unless QUICKSTART_PROFILE=debug,
+# which reuses the test build); sets PROVIDER_DIR and CONTROLLER.
+build_binaries() {
+  PROFILE=${QUICKSTART_PROFILE:-release}
+  step "Building the provider and the controller ($PROFILE)"
+  if [ "$PROFILE" = release ]; then
+    cargo build --release -p terraform-provider-elbv2 -p tgbind-controller
+  else
+    cargo build -p terraform-provider-elbv2 -p tgbind-controller
+  fi
+  PROVIDER_DIR="$CARGO_TARGET_DIR/$PROFILE"
+  CONTROLLER="$CARGO_TARGET_DIR/$PROFILE/tgbind-controller"
+}
+
+# start_moto: moto_server on a free loopback port; sets ENDPOINT and MOTO_PID.
+start_moto() {
+  local port
+  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  ENDPOINT="http://127.0.0.1:$port"
+  step "Starting emulated AWS (moto_server) on $ENDPOINT"
+  "$TGBIND_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 100); do
+    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
+}
+
+# create_network: a VPC with two subnets in two zones through the EC2 API; sets VPC_ID and SUBNETS
+# (a JSON list, as a Terraform variable).
+create_network() {
+  step "Creating a VPC and two subnets through the EC2 API (a cluster's network)"
+  read -r VPC_ID SUBNETS < <("$PY" - "$ENDPOINT" <<'PY'
+import json, sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+subnets = [
+    ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+    for i, az in enumerate(["us-east-1a", "us-east-1b"])
+]
+print(vpc, json.dumps(subnets, separators=(",", ":")))
+PY
+  )
+  echo "VPC $VPC_ID, subnets $SUBNETS"
+}
+
+# use_local_provider: Terraform resolves tgbind/elbv2 to the binary just built.
+use_local_provider() {
+  cat >"$WORK/cli.tfrc" <<TFRC
+provider_installation {
+  dev_overrides {
+    "tgbind/elbv2" = "$PROVIDER_DIR"
+  }
+  direct {}
+}
+TFRC
+  export TF_CLI_CONFIG_FILE="$WORK/cli.tfrc"
+}
+
+# tf ARGS...: Terraform without the dev-override banner.
+tf() {
+  local rc=0
+  "$TGBIND_TERRAFORM" "$@" >"$WORK/terraform.out" 2>&1 || rc=$?
+  grep -v -e 'development overrides' -e '^ - tgbind' -e 'configuration:$' -e 'may therefore not match' \
+    -e 'applying changes may cause' -e 'releases\.$' -e '^Warning: Provider' "$WORK/terraform.out" || true
+  return $rc
+}
+
+# write_slice KUBECONFIG SERVICE IP...: the Service's EndpointSlice with these ready pods (port http 8080).
+write_slice() {
+  local kubeconfig=$1 service=$2
+  shift 2
+  local api endpoints=""
+  api=$("$KUBECTL" --kubeconfig "$kubeconfig" api-versions | grep -x 'discovery.k8s.io/v1' || echo discovery.k8s.io/v1beta1)
+  for ip in "$@"; do endpoints="$endpoints
+  - addresses: [\"$ip\"]
+    conditions: {ready: true}"; done
+  "$KUBECTL" --kubeconfig "$kubeconfig" apply -f - >/dev/null <<SLICE
+apiVersion: $api
+kind: EndpointSlice
+metadata:
+  name: $service-abc12
+  namespace: default
+  labels:
+    kubernetes.io/service-name: $service
+addressType: IPv4
+ports:
+- name: http
+  port: 8080
+  protocol: TCP
+endpoints:${endpoints:- []}
+SLICE
+}
+
+# start_controller KUBECONFIG NAME: tgbind-controller for one cluster, logging to $WORK/NAME.log;
+# appends its PID to CONTROLLER_PIDS.
+CONTROLLER_PIDS=()
+start_controller() {
+  AWS_ENDPOINT_URL="$ENDPOINT" KUBECONFIG="$1" POD_NAMESPACE=default CLUSTER_NAME="$2" LOG_FORMAT=text \
+    HTTP_ADDR=127.0.0.1:0 "$CONTROLLER" run >"$WORK/$2.log" 2>&1 &
+  CONTROLLER_PIDS+=($!)
+}
+
+# wait_tgb KUBECONFIG NAME FIELD VALUE: until the binding's status FIELD equals VALUE (20 s), or fail.
+wait_tgb() {
+  for _ in $(seq 200); do
+    [ "$("$KUBECTL" --kubeconfig "$1" get tgb "$2" -o jsonpath="{.status.$3}")" = "$4" ] && return 0
+    sleep 0.1
+  done
+  echo "status.$3 of TargetGroupBinding $2 never reached $4; controller logs:" >&2
+  tail -n 30 "$WORK"/*.log >&2
+  return 1
+}
