@@ -2,7 +2,7 @@
 """Lints charts/tgbind-controller strictly with the Helm v4 library and validates what it renders.
 
 Checks, for several value sets users will write (defaults, IRSA, ServiceMonitor, one namespace, one
-replica): `helm lint --strict` finds nothing; every rendered core object validates against the
+replica, and every file in examples/helm-values plus the Argo CD example's inline values): `helm lint --strict` finds nothing; every rendered core object validates against the
 Kubernetes schema (strict: unknown fields are errors); the RBAC grants no access to Secrets; the
 Deployment runs non-root with a read-only root filesystem and has resource requests and limits.
 Prints one line per check and exits non-zero on any failure.
@@ -23,6 +23,13 @@ VALUE_SETS = {
     "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
     "one-namespace-one-replica": {"watchNamespaces": ["apps"], "replicaCount": 1, "clusterName": "blue"},
 }
+
+# The values files users copy (examples/helm-values) and the Argo CD Application's inline values.
+EXAMPLES = CHART.parent.parent / "examples"
+for path in sorted((EXAMPLES / "helm-values").glob("*.yaml")):
+    VALUE_SETS[f"examples/helm-values/{path.name}"] = yaml.safe_load(path.read_text())
+argocd = yaml.safe_load((EXAMPLES / "argocd" / "application.yaml").read_text())
+VALUE_SETS["examples/argocd valuesObject"] = argocd["spec"]["source"]["helm"]["valuesObject"]
 
 failures = []
 
@@ -61,6 +68,8 @@ for name, values in VALUE_SETS.items():
             check("requests" in c["resources"] and "limits" in c["resources"], f"[{name}] resource requests and limits")
     if name == "defaults":
         check("PodDisruptionBudget" in kinds and kinds.count("Deployment") == 1, f"[{name}] renders {kinds}")
+    if name == "examples/argocd valuesObject":
+        check(argocd["spec"]["source"]["path"] == "charts/tgbind-controller", f"[{name}] points at the chart")
     if name == "service-monitor":
         check("ServiceMonitor" in kinds, f"[{name}] renders a ServiceMonitor")
     if name == "one-namespace-one-replica":
