@@ -37,7 +37,7 @@ fn socket_dir() -> std::io::Result<tempfile::TempDir> {
     tempfile::Builder::new().prefix("tgbind-elbv2-").tempdir_in(base)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     init_logging();
