@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tgbind_aws::{HealthState, Target, TargetHealth};
 
 use crate::crd::IpAddressType;
-use crate::endpoints::Slice;
+use crate::endpoints::{Slice, SliceEndpoint};
 
 /// Why a binding's targets cannot be computed. None of these deregisters anything.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,36 +41,58 @@ pub fn resolve_service_port(service: &Service, port: &IntOrString) -> Result<Str
     }
 }
 
-/// Pod IP targets: ready endpoints of the address family, with the target port the slices give for
-/// the Service port. Terminating endpoints leave even while still serving (their pods are going).
-pub fn ip_targets<'a>(slices: impl IntoIterator<Item = &'a Slice>, port_name: &str, family: IpAddressType) -> BTreeSet<Target> {
+/// Every endpoint of the address family with its target (address and the slice's port for the
+/// Service port), ready or not.
+pub fn endpoint_targets<'a>(
+    slices: impl IntoIterator<Item = &'a Slice>,
+    port_name: &'a str,
+    family: IpAddressType,
+) -> impl Iterator<Item = (&'a SliceEndpoint, Target)> {
     let address_type = match family {
         IpAddressType::Ipv4 => "IPv4",
         IpAddressType::Ipv6 => "IPv6",
     };
-    let mut out = BTreeSet::new();
-    for slice in slices.into_iter().filter(|s| s.address_type == address_type) {
-        let Some(port) = slice
-            .ports
-            .iter()
-            .find(|p| p.name.as_deref().unwrap_or_default() == port_name)
-            .and_then(|p| p.port)
-        else {
-            continue;
-        };
-        for ep in &slice.endpoints {
+    slices
+        .into_iter()
+        .filter(move |s| s.address_type == address_type)
+        .filter_map(move |slice| {
+            let port = slice
+                .ports
+                .iter()
+                .find(|p| p.name.as_deref().unwrap_or_default() == port_name)
+                .and_then(|p| p.port)?;
+            Some(slice.endpoints.iter().map(move |ep| (ep, port)))
+        })
+        .flatten()
+        .flat_map(|(ep, port)| ep.addresses.iter().map(move |a| (ep, Target { id: a.clone(), port })))
+}
+
+/// The pod an endpoint belongs to, when it names one.
+pub fn endpoint_pod(ep: &SliceEndpoint) -> Option<&str> {
+    let r = ep.target_ref.as_ref()?;
+    (r.kind.as_deref() == Some("Pod")).then_some(r.name.as_deref()).flatten()
+}
+
+/// Pod IP targets: ready endpoints of the address family, with the target port the slices give for
+/// the Service port, plus the not-ready endpoints of `gated_pods` (pods that wait only for this
+/// binding's readiness gate, which can only pass once they are registered). Terminating endpoints
+/// leave even while still serving (their pods are going).
+pub fn ip_targets<'a>(
+    slices: impl IntoIterator<Item = &'a Slice>,
+    port_name: &'a str,
+    family: IpAddressType,
+    gated_pods: &BTreeSet<String>,
+) -> BTreeSet<Target> {
+    endpoint_targets(slices, port_name, family)
+        .filter(|(ep, _)| {
             // A missing `ready` means ready (the API's rule for unknown state).
             let ready = ep.conditions.ready.unwrap_or(true);
             let terminating = ep.conditions.terminating.unwrap_or(false);
-            if !ready || terminating {
-                continue;
-            }
-            for address in &ep.addresses {
-                out.insert(Target { id: address.clone(), port });
-            }
-        }
-    }
-    out
+            let gated = endpoint_pod(ep).is_some_and(|p| gated_pods.contains(p));
+            !terminating && (ready || gated)
+        })
+        .map(|(_, t)| t)
+        .collect()
 }
 
 /// The writes that take the group from `current` to `desired`.
@@ -229,12 +251,40 @@ mod tests {
             slice("IPv6", Some("http"), 8080, vec![endpoint("fd00::1", Some(true), None)]),
         ];
         assert_eq!(
-            ip_targets(&slices, "http", IpAddressType::Ipv4),
+            ip_targets(&slices, "http", IpAddressType::Ipv4, &BTreeSet::new()),
             BTreeSet::from([t("10.0.0.1", 8080), t("10.0.0.3", 8080)])
         );
         assert_eq!(
-            ip_targets(&slices, "http", IpAddressType::Ipv6),
+            ip_targets(&slices, "http", IpAddressType::Ipv6, &BTreeSet::new()),
             BTreeSet::from([t("fd00::1", 8080)])
+        );
+    }
+
+    #[test]
+    fn not_ready_endpoints_of_gated_pods_are_registered_but_terminating_ones_never() {
+        let of_pod = |ip: &str, ready: bool, terminating: bool, pod: &str| SliceEndpoint {
+            target_ref: Some(crate::endpoints::SliceTargetRef {
+                kind: Some("Pod".into()),
+                name: Some(pod.into()),
+                namespace: None,
+            }),
+            ..endpoint(ip, Some(ready), Some(terminating))
+        };
+        let slices = vec![slice(
+            "IPv4",
+            Some("http"),
+            8080,
+            vec![
+                of_pod("10.0.0.1", true, false, "old"),
+                of_pod("10.0.0.2", false, false, "new-gated"),
+                of_pod("10.0.0.3", false, false, "new-starting"),
+                of_pod("10.0.0.4", false, true, "leaving"),
+            ],
+        )];
+        let gated = BTreeSet::from(["new-gated".to_string(), "leaving".to_string()]);
+        assert_eq!(
+            ip_targets(&slices, "http", IpAddressType::Ipv4, &gated),
+            BTreeSet::from([t("10.0.0.1", 8080), t("10.0.0.2", 8080)])
         );
     }
 

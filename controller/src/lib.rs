@@ -17,6 +17,7 @@ pub mod index;
 pub mod leader;
 pub mod metrics;
 pub mod ownership;
+pub mod readiness;
 pub mod reconcile;
 pub mod run;
 pub mod status;

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub aws_calls: Family<AwsCallLabels, Counter>,
     pub targets_registered: Counter,
     pub targets_deregistered: Counter,
+    /// Pod readiness gate conditions written.
+    pub readiness_gate_updates: Counter,
     /// Reconciles running now.
     pub reconciles_in_flight: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Bindings with an event waiting for their reconcile (timed requeues not counted).
@@ -49,6 +51,7 @@ impl Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let targets_registered = Counter::<u64, AtomicU64>::default();
         let targets_deregistered = Counter::<u64, AtomicU64>::default();
+        let readiness_gate_updates = Counter::<u64, AtomicU64>::default();
         let reconciles_in_flight = Gauge::default();
         let queue_depth = Gauge::default();
         let is_leader = Gauge::default();
@@ -65,6 +68,11 @@ impl Metrics {
         registry.register("aws_api_calls", "ELBv2 API calls, by operation and result code", aws_calls.clone());
         registry.register("targets_registered", "Targets registered", targets_registered.clone());
         registry.register("targets_deregistered", "Targets deregistered", targets_deregistered.clone());
+        registry.register(
+            "readiness_gate_updates",
+            "Pod readiness gate conditions written",
+            readiness_gate_updates.clone(),
+        );
         registry.register("reconciles_in_flight", "Reconciles running now", reconciles_in_flight.clone());
         registry.register(
             "queue_depth",
@@ -78,6 +86,7 @@ impl Metrics {
             aws_calls,
             targets_registered,
             targets_deregistered,
+            readiness_gate_updates,
             reconciles_in_flight,
             queue_depth,
             is_leader,

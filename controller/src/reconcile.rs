@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -20,11 +20,14 @@ use tracing::{info, instrument, warn};
 
 use crate::aws::TargetGroupApi;
 use crate::crd::{IpAddressType, TargetGroupBinding, TargetGroupBindingStatus, TargetType, FINALIZER};
-use crate::desired::{healthy_count, ip_targets, plan_changes, plan_owned_changes, registered, resolve_service_port};
+use crate::desired::{
+    endpoint_pod, endpoint_targets, healthy_count, ip_targets, plan_changes, plan_owned_changes, registered, resolve_service_port,
+};
 use crate::endpoints::EndpointSliceObject;
 use crate::index::{service_key, Index, Pending};
 use crate::metrics::Metrics;
 use crate::ownership;
+use crate::readiness::{condition_for, gate_type, needs_update, waits_only_on_gate};
 use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
 
 #[derive(Debug, Clone)]
@@ -147,7 +150,9 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
             .await?;
     }
     Ok(match outcome {
-        Ok(s) if s.healthy < s.desired => Action::requeue(ctx.settings.health_recheck.min(ctx.settings.resync)),
+        // Targets on their way to healthy (and pods waiting on their gates): look again soon, this
+        // group only. A group no load balancer uses never gets healthier.
+        Ok(s) if s.healthy < s.desired && !s.not_in_use => Action::requeue(ctx.settings.health_recheck.min(ctx.settings.resync)),
         Ok(_) => Action::requeue(ctx.settings.resync),
         Err(p) if p.retry == Retry::OnChange => Action::await_change(),
         Err(_) => Action::requeue(backoff(next.consecutive_failures.unwrap_or(1) as u32, &ctx.settings)),
@@ -338,7 +343,12 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
     })?;
     let family = tgb.spec.ip_address_type.unwrap_or(IpAddressType::Ipv4);
     let slices = slices_of(ctx, &ns, svc_name);
-    let desired = ip_targets(slices.iter().map(|s| &s.slice), &port_name, family);
+    // Pods that are not Ready only because they wait for this binding's readiness gate: their
+    // endpoints are registered too, or the gate could never pass.
+    let gate = gate_type(&tgb.name_any());
+    let waiting = pods_waiting_on_gate(ctx, &ns, &slices, &gate).await;
+    let gated: BTreeSet<String> = waiting.iter().filter_map(|p| p.metadata.name.clone()).collect();
+    let desired = ip_targets(slices.iter().map(|s| &s.slice), &port_name, family, &gated);
 
     let arn = resolve_arn(tgb, ctx).await?;
     let current = ctx.aws.describe_target_health(&arn).await.map_err(|e| aws_problem(e, &arn))?;
@@ -384,12 +394,99 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
             ownership::write(&ctx.client, tgb, &desired).await.map_err(record_problem)?;
         }
     }
+    if !waiting.is_empty() {
+        let targets_of = |pod: &str| -> Vec<Target> {
+            endpoint_targets(slices.iter().map(|s| &s.slice), &port_name, family)
+                .filter(|(ep, _)| endpoint_pod(ep) == Some(pod))
+                .map(|(_, t)| t)
+                .collect()
+        };
+        update_gates(ctx, &ns, &gate, &waiting, &current, targets_of).await;
+    }
+    // Targets of a group no load balancer uses report `unused`: no health check will ever run.
+    let not_in_use = !current.is_empty() && current.iter().all(|t| t.state == tgbind_aws::HealthState::Unused);
     Ok(Synced {
         target_group_arn: arn,
         desired: desired.len(),
         registered: desired.len(),
         healthy: healthy_count(&current, &desired),
+        not_in_use,
     })
+}
+
+/// Pods behind not-ready endpoints that wait only for `gate` (read on demand: only endpoints in
+/// the middle of a rollout cost a request; a pod that cannot be read is left out).
+async fn pods_waiting_on_gate(ctx: &Context, ns: &str, slices: &[Arc<EndpointSliceObject>], gate: &str) -> Vec<Pod> {
+    let names: BTreeSet<&str> = slices
+        .iter()
+        .flat_map(|s| &s.slice.endpoints)
+        .filter(|ep| ep.conditions.ready == Some(false) && ep.conditions.terminating != Some(true))
+        .filter_map(endpoint_pod)
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let reads = names.into_iter().map(|name| {
+        let pods = pods.clone();
+        async move { pods.get_opt(name).await }
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(pod) => pod,
+            Err(e) => {
+                warn!(error = %e, "could not read a pod behind a not-ready endpoint");
+                None
+            }
+        })
+        .filter(|pod| waits_only_on_gate(pod, gate))
+        .collect()
+}
+
+/// Sets each waiting pod's gate condition from its target's health (`current`, read before this
+/// reconcile's writes: a target registered just now reads as no data yet, Unknown).
+async fn update_gates(
+    ctx: &Context,
+    ns: &str,
+    gate: &str,
+    waiting: &[Pod],
+    current: &[tgbind_aws::TargetHealth],
+    targets_of: impl Fn(&str) -> Vec<Target>,
+) {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    for pod in waiting {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let targets = targets_of(&name);
+        // With several addresses (dual-stack), the least healthy decides.
+        let wanted = targets
+            .iter()
+            .map(|t| condition_for(current.iter().find(|h| &h.target == t)))
+            .min_by_key(|c| match c.status {
+                "True" => 2,
+                "Unknown" => 1,
+                _ => 0,
+            })
+            .unwrap_or_else(|| condition_for(None));
+        if !needs_update(pod, gate, &wanted) {
+            continue;
+        }
+        let patch = serde_json::json!({ "status": { "conditions": [{
+            "type": gate,
+            "status": wanted.status,
+            "reason": wanted.reason,
+            "message": wanted.message,
+            "lastTransitionTime": Time(k8s_openapi::jiff::Timestamp::now()),
+        }]}});
+        match pods.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch)).await {
+            Ok(_) => {
+                ctx.metrics.readiness_gate_updates.inc();
+                info!(pod = %name, status = wanted.status, reason = %wanted.reason, "readiness gate updated");
+            }
+            Err(e) => warn!(pod = %name, error = %e, "could not update the readiness gate"),
+        }
+    }
 }
 
 /// A log line and a Normal event for targets written.

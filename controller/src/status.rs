@@ -39,6 +39,8 @@ pub struct Synced {
     pub desired: usize,
     pub registered: usize,
     pub healthy: usize,
+    /// The group's targets all report `unused`: no load balancer uses the group.
+    pub not_in_use: bool,
 }
 
 pub fn next_status(
@@ -49,6 +51,14 @@ pub fn next_status(
 ) -> TargetGroupBindingStatus {
     let prev = prev.cloned().unwrap_or_default();
     let (status, reason, message) = match outcome {
+        Ok(s) if s.not_in_use => (
+            "True",
+            "TargetGroupNotInUse",
+            format!(
+                "{} of {} targets registered; the target group is not attached to a load balancer, so it has no health checks and readiness gates pass",
+                s.registered, s.desired
+            ),
+        ),
         Ok(s) => (
             "True",
             "Synced",
@@ -108,6 +118,7 @@ mod tests {
             desired: 2,
             registered: 2,
             healthy: 1,
+            not_in_use: false,
         });
         let first = next_status(None, Some(1), &ok, t(100));
         assert_eq!(first.conditions[0].status, "True");

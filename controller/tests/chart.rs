@@ -99,6 +99,16 @@ async fn controller_works_under_exactly_the_charts_rbac() {
         env.ready("rbac").await == Some(("True".into(), "Synced".into()))
     })
     .await;
+    // A pod waiting on the binding's readiness gate: read, registered, condition set.
+    let gate = "target-health.elbv2.k8s.aws/rbac";
+    env.pod("gated", "10.7.0.2", Some(gate), true, false).await;
+    env.slice_of_pods("svc-b", "svc", 8080, &[("10.7.0.2", "gated", false, false)])
+        .await;
+    wait_for("gate set under the chart's RBAC", Duration::from_secs(20), || async {
+        env.pod_condition("gated", gate).await.is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(env.targets(&arn).await, set(&["10.7.0.1:8080", "10.7.0.2:8080"]));
     // A multi-cluster binding also writes and deletes its ownership ConfigMap.
     let shared = env.target_group("rbac-shared").await;
     env.binding(

@@ -126,6 +126,33 @@ async fn alb_https_example_applies_shifts_weights_imports_and_destroys() {
         w30.sort();
         assert_eq!(w30, [30, 70]);
 
+        // Drift: someone sends all traffic to one group in the console; the plan puts the weights back.
+        let first_group = weights(&https.default_actions()[0]).keys().next().unwrap().clone();
+        let all_to_first = tgbind_aws::elbv2::types::Action::builder()
+            .r#type(tgbind_aws::elbv2::types::ActionTypeEnum::Forward)
+            .target_group_arn(&first_group)
+            .build();
+        moto.elbv2()
+            .await
+            .modify_listener()
+            .listener_arn(&https_arn)
+            .default_actions(all_to_first)
+            .send()
+            .await
+            .unwrap();
+        let (changes, plan) = w.plan_has_changes();
+        assert!(
+            changes && plan.stdout.contains("elbv2_listener.https will be updated in-place"),
+            "{}",
+            plan.stdout
+        );
+        w.apply();
+        let https = listeners(&moto, &lb_arn).await.into_iter().find(|l| l.port() == Some(443)).unwrap();
+        let mut restored: Vec<i32> = weights(&https.default_actions()[0]).values().copied().collect();
+        restored.sort();
+        assert_eq!(restored, [30, 70], "drift repaired");
+        w.assert_no_changes("after repairing listener drift");
+
         // Import every resource type back by ARN: the plan afterwards is empty.
         let api_rule = rules(&moto, &https_arn)
             .await

@@ -2,13 +2,15 @@
 //! CRD installed, and `tgbind-controller` processes started against them. All stopped on drop.
 #![allow(dead_code)]
 
+pub mod scripted;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{Pod, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -159,6 +161,77 @@ impl Env {
         api.patch(slice, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&obj))
             .await
             .unwrap();
+    }
+
+    /// Creates or replaces the EndpointSlice `slice` of `service` with endpoints that name their
+    /// pods: (ip, pod, ready, terminating).
+    pub async fn slice_of_pods(&self, slice: &str, service: &str, port: i32, endpoints: &[(&str, &str, bool, bool)]) {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), NS, &self.slices);
+        let body = serde_json::json!({
+            "apiVersion": self.slices.api_version,
+            "kind": "EndpointSlice",
+            "metadata": { "name": slice, "namespace": NS, "labels": { "kubernetes.io/service-name": service } },
+            "addressType": "IPv4",
+            "endpoints": endpoints.iter().map(|(ip, pod, ready, terminating)| serde_json::json!({
+                "addresses": [ip],
+                "conditions": { "ready": ready, "terminating": terminating },
+                "targetRef": { "kind": "Pod", "name": pod, "namespace": NS },
+            })).collect::<Vec<_>>(),
+            "ports": [{ "name": "http", "port": port, "protocol": "TCP" }],
+        });
+        let obj: DynamicObject = serde_json::from_value(body).unwrap();
+        api.patch(slice, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap();
+    }
+
+    /// A pod as the kubelet would report it (there is no kubelet here): `gate` in its readiness
+    /// gates when given, containers ready or not, and the Ready condition.
+    pub async fn pod(&self, name: &str, ip: &str, gate: Option<&str>, containers_ready: bool, ready: bool) {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": { "name": name, "namespace": NS, "labels": { "app": "web" } },
+            "spec": {
+                "containers": [{ "name": "app", "image": "registry.invalid/app:1" }],
+                "readinessGates": gate.map(|g| vec![serde_json::json!({ "conditionType": g })]).unwrap_or_default(),
+            },
+        }))
+        .unwrap();
+        if pods.get_opt(name).await.unwrap().is_none() {
+            pods.create(&PostParams::default(), &pod).await.unwrap();
+        }
+        self.pod_ready(name, ip, containers_ready, ready).await;
+    }
+
+    /// Sets the kubelet's view of a pod: IP, ContainersReady and Ready.
+    pub async fn pod_ready(&self, name: &str, ip: &str, containers_ready: bool, ready: bool) {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        let word = |b: bool| if b { "True" } else { "False" };
+        let patch = serde_json::json!({ "status": {
+            "podIP": ip,
+            "conditions": [
+                { "type": "ContainersReady", "status": word(containers_ready) },
+                { "type": "Ready", "status": word(ready) },
+            ],
+        }});
+        pods.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+            .unwrap();
+    }
+
+    /// Deletes a pod (never scheduled here, so it goes at once).
+    pub async fn delete_pod(&self, name: &str) {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        pods.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+
+    /// A pod condition's (status, reason).
+    pub async fn pod_condition(&self, name: &str, type_: &str) -> Option<(String, String)> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        let pod = pods.get(name).await.ok()?;
+        let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == type_)?;
+        Some((c.status, c.reason.unwrap_or_default()))
     }
 
     /// Applies a TargetGroupBinding from YAML/JSON text (as a user would with kubectl).
