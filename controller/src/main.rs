@@ -111,7 +111,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let slice_resource = endpoints::endpoint_slice_resource(&client).await?;
     info!(cluster = %args.cluster_name, endpoint_slices = %slice_resource.api_version, "starting");
     let aws_config = tgbind_aws::load_sdk_config(&tgbind_aws::AwsSettings::default()).await;
-    let aws = Arc::new(ElbV2::new(tgbind_aws::elbv2_client(&aws_config), metrics.clone()));
+    let attempts = metrics.clone();
+    let elb = tgbind_aws::elbv2_client_observed(&aws_config, Arc::new(move |code: &str| attempts.failed_attempt(code)));
+    let aws = Arc::new(ElbV2::new(elb, metrics.clone()));
 
     let elector = args.leader_elect.then(|| {
         let identity = std::env::var("POD_NAME").unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));

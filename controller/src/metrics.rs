@@ -15,6 +15,11 @@ pub struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AwsCallLabels {
     pub operation: String,
     /// `ok`, or the AWS error code.
@@ -25,6 +30,8 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub reconcile_errors: Family<ReasonLabel, Counter>,
     pub aws_calls: Family<AwsCallLabels, Counter>,
+    /// Failed attempts inside the SDK's retries (throttling the retries absorbed shows here).
+    pub aws_failed_attempts: Family<CodeLabel, Counter>,
     pub targets_registered: Counter,
     pub targets_deregistered: Counter,
     /// Pod readiness gate conditions written.
@@ -49,6 +56,7 @@ impl Metrics {
         let reconcile_duration = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
         let reconcile_errors = Family::<ReasonLabel, Counter>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
+        let aws_failed_attempts = Family::<CodeLabel, Counter>::default();
         let targets_registered = Counter::<u64, AtomicU64>::default();
         let targets_deregistered = Counter::<u64, AtomicU64>::default();
         let readiness_gate_updates = Counter::<u64, AtomicU64>::default();
@@ -66,6 +74,11 @@ impl Metrics {
             reconcile_errors.clone(),
         );
         registry.register("aws_api_calls", "ELBv2 API calls, by operation and result code", aws_calls.clone());
+        registry.register(
+            "aws_failed_attempts",
+            "Failed ELBv2 request attempts, retried ones included, by error code",
+            aws_failed_attempts.clone(),
+        );
         registry.register("targets_registered", "Targets registered", targets_registered.clone());
         registry.register("targets_deregistered", "Targets deregistered", targets_deregistered.clone());
         registry.register(
@@ -84,6 +97,7 @@ impl Metrics {
             reconcile_duration,
             reconcile_errors,
             aws_calls,
+            aws_failed_attempts,
             targets_registered,
             targets_deregistered,
             readiness_gate_updates,
@@ -101,6 +115,10 @@ impl Metrics {
                 code: code.to_string(),
             })
             .inc_by(n);
+    }
+
+    pub fn failed_attempt(&self, code: &str) {
+        self.aws_failed_attempts.get_or_create(&CodeLabel { code: code.to_string() }).inc();
     }
 
     pub fn reconcile_error(&self, reason: &str) {

@@ -17,7 +17,9 @@ fn pascal(snake: &str) -> String {
         .split('_')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -56,7 +58,10 @@ fn iam_policy_lists_exactly_the_actions_the_controller_calls() {
     let missing: Vec<_> = called.difference(&granted).collect();
     let excess: Vec<_> = granted.difference(&called).collect();
     assert!(missing.is_empty(), "docs/iam-policy.json lacks actions the code calls: {missing:?}");
-    assert!(excess.is_empty(), "docs/iam-policy.json grants actions the code never calls: {excess:?}");
+    assert!(
+        excess.is_empty(),
+        "docs/iam-policy.json grants actions the code never calls: {excess:?}"
+    );
 }
 
 #[tokio::test]
@@ -81,9 +86,15 @@ async fn trace_logs_hold_no_credentials_or_tokens() {
         json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
     )
     .await;
-    wait_for("registered", Duration::from_secs(20), || async { env.targets(&arn).await == set(&["10.3.0.1:8080"]) }).await;
+    wait_for("registered", Duration::from_secs(20), || async {
+        env.targets(&arn).await == set(&["10.3.0.1:8080"])
+    })
+    .await;
     env.tgbs().delete("b", &Default::default()).await.unwrap();
-    wait_for("deregistered", Duration::from_secs(20), || async { env.targets(&arn).await.is_empty() }).await;
+    wait_for("deregistered", Duration::from_secs(20), || async {
+        env.targets(&arn).await.is_empty()
+    })
+    .await;
     let logs = controller.logs();
     assert!(logs.len() > 10_000, "trace logging is on ({} bytes)", logs.len());
     for secret in [SECRET, SESSION, tgbind_testkit::apiserver::ADMIN_TOKEN] {

@@ -2,4 +2,5 @@
 //! APIs and etcd + kube-apiserver (built by `scripts/build-kube-apiserver.sh`) for Kubernetes.
 
 pub mod apiserver;
+pub mod faults;
 pub mod moto;

@@ -90,7 +90,17 @@ fn every_dependency_has_an_allowed_licence() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .args(["tree", "--offline", "--workspace", "-e", "normal,build", "--prefix", "none", "--format", "{p}|{l}"])
+        .args([
+            "tree",
+            "--offline",
+            "--workspace",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}|{l}",
+        ])
         .output()
         .expect("run cargo tree");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -108,6 +118,9 @@ fn every_dependency_has_an_allowed_licence() {
             !acceptable(licence)
         })
         .collect();
-    assert!(refused.is_empty(), "dependencies without an allowed licence (package|licence): {refused:#?}");
+    assert!(
+        refused.is_empty(),
+        "dependencies without an allowed licence (package|licence): {refused:#?}"
+    );
     println!("{} packages, all with allowed licences", packages.len());
 }

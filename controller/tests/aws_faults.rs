@@ -1,0 +1,129 @@
+//! AWS faults through the fault proxy in front of moto: a throttling storm (50% of requests, for
+//! 60 s) during a rollout of 500 endpoints. The controller converges within the backoff cap + 10 s
+//! after the storm, never deregisters a target that is still wanted, and its metrics show the
+//! throttles its SDK retries absorbed.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{wait_for, Controller, Env};
+use tgbind_testkit::faults::{FaultProxy, Faults};
+
+const SLICES: usize = 5;
+const PER_SLICE: usize = 100;
+const STORM: Duration = Duration::from_secs(60);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+fn ip(generation: usize, slice: usize, i: usize) -> String {
+    format!("10.{}.{}.{}", 100 + generation, slice, i)
+}
+
+/// Targets (ip:8080) whose deregistration moto received.
+fn deregistered(proxy: &FaultProxy) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for body in proxy.forwarded_bodies().iter().filter(|b| b.contains("Action=DeregisterTargets")) {
+        for pair in body.split('&') {
+            if let Some((key, value)) = pair.split_once('=') {
+                if key.starts_with("Targets.member.") && key.ends_with(".Id") {
+                    out.insert(format!("{value}:8080"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn throttling_storm_during_a_500_endpoint_rollout() {
+    let env = Env::start().await;
+    let proxy = FaultProxy::start(env.moto.port);
+    let arn = env.target_group("storm").await;
+    env.service("web", &[("http", 80, 8080)]).await;
+    // Generation per endpoint: the rollout moves endpoints to new IPs a batch at a time.
+    let mut generation = vec![vec![0usize; PER_SLICE]; SLICES];
+    let write_slice = |s: usize, generation: &Vec<Vec<usize>>| {
+        let ips: Vec<String> = (0..PER_SLICE).map(|i| ip(generation[s][i], s, i)).collect();
+        let env = &env;
+        async move {
+            let endpoints: Vec<(&str, bool)> = ips.iter().map(|ip| (ip.as_str(), true)).collect();
+            env.slice(&format!("web-{s}"), "web", "http", 8080, &endpoints).await;
+        }
+    };
+    for s in 0..SLICES {
+        write_slice(s, &generation).await;
+    }
+    let desired = |generation: &Vec<Vec<usize>>| -> BTreeSet<String> {
+        (0..SLICES)
+            .flat_map(|s| (0..PER_SLICE).map(move |i| (s, i)))
+            .map(|(s, i)| format!("{}:8080", ip(generation[s][i], s, i)))
+            .collect()
+    };
+    let controller = Controller::start(
+        &env,
+        "storm",
+        &[
+            ("AWS_ENDPOINT_URL", &proxy.endpoint()),
+            ("BACKOFF_CAP", "2s"),
+            ("BACKOFF_BASE", "200ms"),
+        ],
+    );
+    env.binding(
+        "web",
+        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+    )
+    .await;
+    let first = desired(&generation);
+    wait_for("500 targets registered", Duration::from_secs(60), || async {
+        env.targets(&arn).await == first
+    })
+    .await;
+
+    // The storm, with a rollout in it: every 5 s, 40 endpoints move to new IPs.
+    proxy.set(Faults {
+        throttle: 0.5,
+        ..Default::default()
+    });
+    let mut removed: BTreeSet<String> = BTreeSet::new();
+    let storm_started = Instant::now();
+    let mut round = 0;
+    while storm_started.elapsed() < STORM {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        round += 1;
+        let s = round % SLICES;
+        for k in 0..40 {
+            let i = (round * 40 + k) % PER_SLICE;
+            removed.insert(format!("{}:8080", ip(generation[s][i], s, i)));
+            generation[s][i] = round;
+        }
+        write_slice(s, &generation).await;
+    }
+    proxy.set(Faults::default());
+    let calm = Instant::now();
+    let last = desired(&generation);
+    wait_for("converged after the storm", BACKOFF_CAP + Duration::from_secs(10), || async {
+        env.targets(&arn).await == last
+    })
+    .await;
+    let converged_in = calm.elapsed();
+
+    // Only targets the rollout removed were ever deregistered.
+    let spurious: Vec<String> = deregistered(&proxy).difference(&removed).cloned().collect();
+    assert!(spurious.is_empty(), "deregistered while still wanted: {spurious:?}");
+    let throttled = proxy.counts().throttled.load(std::sync::atomic::Ordering::Relaxed);
+    let metrics = controller.metrics();
+    let seen: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("tgbind_aws_failed_attempts_total{code=\"Throttling") && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(throttled > 20, "the storm throttled only {throttled} requests");
+    assert!(seen > 0, "metrics show no throttles:\n{metrics}");
+    eprintln!(
+        "storm: {throttled} requests throttled over {round} rollout rounds, {} removed targets; converged {:.1} s after the storm; metrics saw {seen} throttled attempts",
+        removed.len(),
+        converged_in.as_secs_f64()
+    );
+}
