@@ -4,12 +4,18 @@
 #                                  CA-verified TLS) and DIR/port. Extra token users: DIR/extra-tokens.csv
 #                                  (token,user,uid,"groups" lines), e.g. a ServiceAccount identity.
 #   local-apiserver.sh stop DIR    stops both and waits for them to exit.
+#   local-apiserver.sh restart-apiserver DIR
+#                                  restarts kube-apiserver alone on the same port, etcd untouched (tests
+#                                  of broken watches). APISERVER_EXTRA_ARGS adds flags (start and
+#                                  restart), e.g. --watch-cache=false so watches go to etcd directly.
+#   local-apiserver.sh compact DIR compacts etcd at its current revision, so watches resuming from an
+#                                  older resourceVersion get 410 Gone.
 # Binaries come from scripts/build-kube-apiserver.sh.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 BIN=${TGBIND_KUBE_BIN:-$TGBIND_CACHE/kube/bin}
-cmd=${1:?usage: local-apiserver.sh start|stop DIR}
-R=${2:?usage: local-apiserver.sh start|stop DIR}
+cmd=${1:?usage: local-apiserver.sh start|stop|restart-apiserver|compact DIR}
+R=${2:?usage: local-apiserver.sh start|stop|restart-apiserver|compact DIR}
 ADMIN_TOKEN=tgbind-local-admin
 
 stop() {
@@ -23,8 +29,45 @@ stop() {
   done
 }
 
+# launch_apiserver: kube-apiserver on $API_PORT against etcd on $ETCD_PORT, in the background.
+launch_apiserver() {
+  "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" --cert-dir="$R/certs" \
+    --token-auth-file="$R/tokens.csv" --authorization-mode=RBAC \
+    --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$R/sa.key" \
+    --service-account-signing-key-file="$R/sa.key" --service-cluster-ip-range=10.96.0.0/16 \
+    --disable-admission-plugins=ServiceAccount --allow-privileged=true ${APISERVER_EXTRA_ARGS:-} >"$R/apiserver.log" 2>&1 &
+}
+
+wait_ready() {
+  for _ in $(seq 600); do
+    curl -skf -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$API_PORT/readyz" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "kube-apiserver did not become ready; last log lines:" >&2
+  tail -20 "$R/apiserver.log" >&2
+  return 1
+}
+
 if [ "$cmd" = stop ]; then
   stop
+  exit 0
+fi
+if [ "$cmd" = restart-apiserver ]; then
+  read -r ETCD_PORT API_PORT <"$R/ports"
+  pid=$(cat "$R/apiserver.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  launch_apiserver
+  echo $! >"$R/apiserver.pid"
+  wait_ready
+  exit $?
+fi
+if [ "$cmd" = compact ]; then
+  read -r ETCD_PORT API_PORT <"$R/ports"
+  rev=$(curl -sf -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/range" -d '{"key":"AA=="}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+  curl -sf -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/compaction" -d "{\"revision\": \"$rev\", \"physical\": true}" >/dev/null
+  echo "$rev"
   exit 0
 fi
 
@@ -43,14 +86,10 @@ echo "$ADMIN_TOKEN,admin,admin,\"system:masters\"" >"$R/tokens.csv"
 echo $! >"$R/etcd.pid"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null && break; sleep 0.1; done
 
-"$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" --cert-dir="$R/certs" \
-  --token-auth-file="$R/tokens.csv" --authorization-mode=RBAC \
-  --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$R/sa.key" \
-  --service-account-signing-key-file="$R/sa.key" --service-cluster-ip-range=10.96.0.0/16 \
-  --disable-admission-plugins=ServiceAccount --allow-privileged=true >"$R/apiserver.log" 2>&1 &
+launch_apiserver
 echo $! >"$R/apiserver.pid"
 echo "$API_PORT" >"$R/port"
+echo "$ETCD_PORT $API_PORT" >"$R/ports"
 cat >"$R/kubeconfig" <<K
 apiVersion: v1
 kind: Config
@@ -68,13 +107,4 @@ contexts:
   context: {cluster: local, user: admin, namespace: default}
 current-context: local
 K
-for _ in $(seq 600); do
-  if curl -skf -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$API_PORT/readyz" >/dev/null; then
-    exit 0
-  fi
-  sleep 0.1
-done
-echo "kube-apiserver did not become ready; last log lines:" >&2
-tail -20 "$R/apiserver.log" >&2
-stop
-exit 1
+wait_ready || { stop; exit 1; }

@@ -10,7 +10,7 @@ use tgbind_controller::metrics::Metrics;
 use tgbind_controller::reconcile::Settings;
 use tgbind_controller::run::{build, Scope};
 use tgbind_controller::{crd, endpoints, http};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Keeps the ready endpoints of Services registered in AWS target groups, as TargetGroupBindings ask.
 #[derive(Parser)]
@@ -130,11 +130,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     // A standby is healthy and ready: it is waiting its turn.
     ready.set(true);
-    if let Some(elector) = &elector {
-        elector.acquire().await;
-        metrics.is_leader.set(1);
-    }
-
     let settings = Settings {
         resync: args.resync,
         backoff_base: args.backoff_base,
@@ -144,28 +139,58 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let scope = Scope {
         namespaces: args.namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
     };
-    let running = build(client, scope, slice_resource, aws, metrics.clone(), settings, args.workers.max(1));
-    tokio::spawn(running.caches_ready);
-
-    let terminate = async {
+    let mut terminate = Box::pin(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-    };
-    let lost = async {
-        match &elector {
-            Some(e) => e.hold().await,
-            None => futures::future::pending().await,
+    });
+    // Lead, and when the lease is lost (the API unreachable for longer than the lease, say), stop
+    // writing at once and stand by again instead of exiting: an apiserver outage must not turn
+    // into a crash loop.
+    loop {
+        if let Some(elector) = &elector {
+            tokio::select! {
+                _ = elector.acquire() => {}
+                _ = &mut terminate => {
+                    info!("terminating");
+                    return Ok(());
+                }
+            }
+            metrics.is_leader.set(1);
         }
-    };
-    tokio::select! {
-        _ = running.controller => info!("controller stream ended"),
-        _ = terminate => info!("terminating"),
-        _ = lost => {
-            metrics.is_leader.set(0);
-            anyhow::bail!("lost the leader lease");
+        let running = build(
+            client.clone(),
+            scope.clone(),
+            slice_resource.clone(),
+            aws.clone(),
+            metrics.clone(),
+            settings.clone(),
+            args.workers.max(1),
+        );
+        let caches = tokio::spawn(running.caches_ready);
+        let lost = async {
+            match &elector {
+                Some(e) => e.hold().await,
+                None => futures::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            _ = running.controller => "ended",
+            _ = &mut terminate => "terminating",
+            _ = lost => "lost",
+        };
+        caches.abort();
+        match outcome {
+            "lost" => {
+                metrics.is_leader.set(0);
+                warn!("lost the leader lease: stopped reconciling, standing by to lead again");
+            }
+            other => {
+                info!("controller {other}");
+                break;
+            }
         }
     }
     if let Some(e) = &elector {

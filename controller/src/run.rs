@@ -56,6 +56,15 @@ fn slim<K: Resource>(obj: &mut K) {
     }
 }
 
+/// Logs a watch error (the watcher then retries with backoff; a 410 Gone makes it list again).
+fn log_watch_error<T>(kind: &'static str) -> impl Fn(&Result<T, watcher::Error>) {
+    move |r| {
+        if let Err(e) = r {
+            warn!(watch = kind, error = %e, "watch failed; retrying");
+        }
+    }
+}
+
 /// Changes that matter to a binding's reconcile: its spec, its deletion, its finalizers. Status
 /// writes (our own) do not wake it up again.
 fn binding_trigger(tgb: &TargetGroupBinding) -> Option<u64> {
@@ -96,6 +105,7 @@ pub fn build(
     let binding_stream = reflector::reflector(
         bindings_writer,
         watcher(scope.api::<TargetGroupBinding>(&client), wc.clone())
+            .inspect(log_watch_error("targetgroupbindings"))
             .modify(slim)
             .inspect(move |event| {
                 if let Ok(event) = event {
@@ -126,9 +136,14 @@ pub fn build(
 
     let (services, services_writer) = reflector::store::<Service>();
     // touched_objects: a deleted Service or slice must wake its bindings too.
-    let service_stream = reflector::reflector(services_writer, watcher(scope.api::<Service>(&client), wc.clone()).modify(slim))
-        .touched_objects()
-        .default_backoff();
+    let service_stream = reflector::reflector(
+        services_writer,
+        watcher(scope.api::<Service>(&client), wc.clone())
+            .inspect(log_watch_error("services"))
+            .modify(slim),
+    )
+    .touched_objects()
+    .default_backoff();
 
     let slices_writer = reflector::store::Writer::<EndpointSliceObject>::new(slice_resource.clone());
     let slices = slices_writer.as_reader();
@@ -141,6 +156,7 @@ pub fn build(
     let slice_stream = reflector::reflector(
         slices_writer,
         watcher(scope.slice_api(&client, &slice_resource), wc)
+            .inspect(log_watch_error("endpointslices"))
             .modify(slim)
             .inspect(move |event| {
                 if let Ok(event) = event {

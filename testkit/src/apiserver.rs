@@ -69,6 +69,43 @@ impl ApiServer {
         )
     }
 
+    /// Restarts kube-apiserver alone (same port, certificates and etcd): every watch breaks.
+    pub fn restart(&self) {
+        self.script("restart-apiserver");
+    }
+
+    /// Restarts with extra kube-apiserver flags (kept until the next restart).
+    pub fn restart_with(&self, flags: &str) {
+        let out = Command::new("bash")
+            .arg(SCRIPT)
+            .arg("restart-apiserver")
+            .arg(self.dir.path())
+            .env("APISERVER_EXTRA_ARGS", flags)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "restart with {flags}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Compacts etcd at its current revision: a watch that resumes from an older resourceVersion
+    /// gets 410 Gone and must list again. Returns the revision.
+    pub fn compact_etcd(&self) -> u64 {
+        self.script("compact").trim().parse().expect("a revision")
+    }
+
+    fn script(&self, command: &str) -> String {
+        let out = Command::new("bash").arg(SCRIPT).arg(command).arg(self.dir.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "local-apiserver.sh {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The admin kubeconfig the script wrote.
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
