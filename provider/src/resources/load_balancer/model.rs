@@ -36,7 +36,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let has_mappings = !mappings.elements().is_empty() || mappings.is_unknown();
     if has_subnets && has_mappings {
         diags.error_at(
-            &at("subnet_mapping"),
+            &at("subnets"),
             "Conflicting arguments",
             "Set `subnets` or `subnet_mapping` blocks, not both.",
         );

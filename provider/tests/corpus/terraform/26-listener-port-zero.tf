@@ -1,0 +1,10 @@
+# expect: between 1 and 65535
+# at: port
+resource "elbv2_listener" "bad" {
+  load_balancer_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1"
+  port = 0
+  default_action {
+    type             = "forward"
+    target_group_arn = "arn:tg"
+  }
+}

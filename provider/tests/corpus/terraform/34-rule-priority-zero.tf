@@ -1,0 +1,15 @@
+# expect: between 1 and 50000
+# at: priority
+resource "elbv2_listener_rule" "bad" {
+  listener_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2"
+  priority = 0
+  action {
+    type             = "forward"
+    target_group_arn = "arn:tg"
+  }
+  condition {
+    path_pattern {
+      values = ["/"]
+    }
+  }
+}

@@ -1,0 +1,10 @@
+# expect: Insufficient action blocks
+# at: 
+resource "elbv2_listener_rule" "bad" {
+  listener_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2"
+  condition {
+    path_pattern {
+      values = ["/"]
+    }
+  }
+}
