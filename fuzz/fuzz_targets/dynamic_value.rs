@@ -1,0 +1,7 @@
+#![no_main]
+//! cargo-fuzz target (nightly): `cargo +nightly fuzz run dynamic_value fuzz/corpus/dynamic_value`.
+
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::dynamic_value(data));
