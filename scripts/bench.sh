@@ -8,3 +8,4 @@ bash scripts/setup.sh
 cargo bench -p terraform-provider-elbv2 --bench provider
 cargo bench -p terraform-provider-elbv2 --bench front_door
 cargo bench -p tgbind-controller --bench controller
+cargo bench -p tgbind-controller --bench readiness

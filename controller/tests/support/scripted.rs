@@ -24,6 +24,8 @@ pub struct ScriptedElb {
     pub failures: Mutex<VecDeque<AwsError>>,
     /// Every write, as "register 10.0.0.1:80" / "deregister ...".
     pub writes: Mutex<Vec<String>>,
+    /// DescribeTargetHealth calls so far.
+    pub describes: std::sync::atomic::AtomicUsize,
 }
 
 impl ScriptedElb {
@@ -63,6 +65,7 @@ pub fn error(kind: ErrorKind, code: &str) -> AwsError {
 #[async_trait]
 impl TargetGroupApi for ScriptedElb {
     async fn describe_target_health(&self, arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
+        self.describes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.fail()?;
         self.targets
             .lock()
@@ -105,13 +108,21 @@ impl TargetGroupApi for ScriptedElb {
 }
 
 pub async fn start_in_process(env: &Env, elb: Arc<ScriptedElb>) -> Arc<Metrics> {
+    start_in_process_with(
+        env,
+        elb,
+        Settings {
+            resync: Duration::from_secs(600),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_millis(800),
+            health_recheck: Duration::from_millis(300),
+        },
+    )
+    .await
+}
+
+pub async fn start_in_process_with(env: &Env, elb: Arc<ScriptedElb>, settings: Settings) -> Arc<Metrics> {
     let metrics = Arc::new(Metrics::new());
-    let settings = Settings {
-        resync: Duration::from_secs(600),
-        backoff_base: Duration::from_millis(100),
-        backoff_cap: Duration::from_millis(800),
-        health_recheck: Duration::from_millis(300),
-    };
     let running = build(
         env.client.clone(),
         Scope::default(),
