@@ -1,6 +1,7 @@
 #![no_main]
 //! cargo-fuzz target (nightly): `cargo +nightly fuzz run crd fuzz/corpus/crd`.
 
+#[allow(dead_code)] // each target uses one of the shared bodies
 #[path = "../targets.rs"]
 mod targets;
 
