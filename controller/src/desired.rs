@@ -2,43 +2,75 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service, ServicePort};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tgbind_aws::{HealthState, Target, TargetHealth};
 
 use crate::crd::IpAddressType;
 use crate::endpoints::{Slice, SliceEndpoint};
+use crate::nodes::eligible_instance;
 
 /// Why a binding's targets cannot be computed. None of these deregisters anything.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     #[error("Service {0:?} has no port {1}")]
     PortNotFound(String, String),
+    #[error("Service {0:?} port {1} has no nodePort (instance targets need a Service of type NodePort or LoadBalancer)")]
+    NoNodePort(String, String),
 }
 
 /// The Service port a binding refers to: by number (`spec.ports[].port`) or by name, never by
-/// target port. Returns the port's name as EndpointSlices key it ("" when unnamed).
-pub fn resolve_service_port(service: &Service, port: &IntOrString) -> Result<String, ResolveError> {
+/// target port.
+fn find_port<'a>(service: &'a Service, port: &IntOrString) -> Result<&'a ServicePort, ResolveError> {
     let ports = service
         .spec
         .as_ref()
         .and_then(|s| s.ports.as_ref())
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let found = ports.iter().find(|p| match port {
-        IntOrString::Int(n) => p.port == *n,
-        IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
-    });
-    match found {
-        Some(p) => Ok(p.name.clone().unwrap_or_default()),
-        None => {
-            let shown = match port {
-                IntOrString::Int(n) => n.to_string(),
-                IntOrString::String(s) => format!("{s:?}"),
-            };
-            Err(ResolveError::PortNotFound(service.metadata.name.clone().unwrap_or_default(), shown))
-        }
+    ports
+        .iter()
+        .find(|p| match port {
+            IntOrString::Int(n) => p.port == *n,
+            IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
+        })
+        .ok_or_else(|| ResolveError::PortNotFound(service.metadata.name.clone().unwrap_or_default(), shown(port)))
+}
+
+fn shown(port: &IntOrString) -> String {
+    match port {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => format!("{s:?}"),
     }
+}
+
+/// The Service port's name, as EndpointSlices key it ("" when unnamed).
+pub fn resolve_service_port(service: &Service, port: &IntOrString) -> Result<String, ResolveError> {
+    Ok(find_port(service, port)?.name.clone().unwrap_or_default())
+}
+
+/// The Service port's NodePort, where instance targets receive its traffic.
+pub fn resolve_node_port(service: &Service, port: &IntOrString) -> Result<i32, ResolveError> {
+    find_port(service, port)?
+        .node_port
+        .ok_or_else(|| ResolveError::NoNodePort(service.metadata.name.clone().unwrap_or_default(), shown(port)))
+}
+
+/// Instance targets: every node that may serve the binding, at the Service's NodePort.
+pub fn instance_targets<'a>(
+    nodes: impl IntoIterator<Item = &'a Node>,
+    selector: Option<&LabelSelector>,
+    node_port: i32,
+) -> BTreeSet<Target> {
+    nodes
+        .into_iter()
+        .filter_map(|n| eligible_instance(n, selector))
+        .map(|id| Target {
+            id: id.to_string(),
+            port: node_port,
+        })
+        .collect()
 }
 
 /// Every endpoint of the address family with its target (address and the slice's port for the

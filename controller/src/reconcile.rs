@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -21,7 +21,8 @@ use tracing::{info, instrument, warn};
 use crate::aws::TargetGroupApi;
 use crate::crd::{IpAddressType, TargetGroupBinding, TargetGroupBindingStatus, TargetType, FINALIZER};
 use crate::desired::{
-    endpoint_pod, endpoint_targets, healthy_count, ip_targets, plan_changes, plan_owned_changes, registered, resolve_service_port,
+    endpoint_pod, endpoint_targets, healthy_count, instance_targets, ip_targets, plan_changes, plan_owned_changes, registered,
+    resolve_node_port, resolve_service_port,
 };
 use crate::endpoints::EndpointSliceObject;
 use crate::index::{service_key, Index, Pending};
@@ -46,6 +47,8 @@ pub struct Context {
     pub bindings: Store<TargetGroupBinding>,
     pub services: Store<Service>,
     pub slices: Store<EndpointSliceObject>,
+    /// Nodes, for instance targets.
+    pub nodes: Store<Node>,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
@@ -253,13 +256,6 @@ fn check_spec(tgb: &TargetGroupBinding, ctx: &Context) -> Result<(), Problem> {
             ));
         }
     }
-    if tgb.target_type() == TargetType::Instance {
-        return Err(Problem::new(
-            "UnsupportedTargetType",
-            "targetType instance is not supported by this controller version yet; use a target group of type ip and targetType: ip",
-            Retry::OnChange,
-        ));
-    }
     // Two bindings writing one group (without multiCluster) would undo each other: the older wins.
     if let Some(arn) = &spec.target_group_arn {
         let me = tgb.uid();
@@ -334,21 +330,35 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
             Retry::Backoff,
         )
     })?;
-    let port_name = resolve_service_port(&service, &tgb.spec.service_ref.port).map_err(|e| {
+    let port_problem = |e: crate::desired::ResolveError| {
         Problem::new(
             "PortNotFound",
             format!("{e}; registered targets are left as they are"),
             Retry::Backoff,
         )
-    })?;
+    };
     let family = tgb.spec.ip_address_type.unwrap_or(IpAddressType::Ipv4);
-    let slices = slices_of(ctx, &ns, svc_name);
-    // Pods that are not Ready only because they wait for this binding's readiness gate: their
-    // endpoints are registered too, or the gate could never pass.
     let gate = gate_type(&tgb.name_any());
-    let waiting = pods_waiting_on_gate(ctx, &ns, &slices, &gate).await;
-    let gated: BTreeSet<String> = waiting.iter().filter_map(|p| p.metadata.name.clone()).collect();
-    let desired = ip_targets(slices.iter().map(|s| &s.slice), &port_name, family, &gated);
+    let (desired, slices, port_name, waiting) = match tgb.target_type() {
+        TargetType::Ip => {
+            let port_name = resolve_service_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
+            let slices = slices_of(ctx, &ns, svc_name);
+            // Pods that are not Ready only because they wait for this binding's readiness gate:
+            // their endpoints are registered too, or the gate could never pass.
+            let waiting = pods_waiting_on_gate(ctx, &ns, &slices, &gate).await;
+            let gated: BTreeSet<String> = waiting.iter().filter_map(|p| p.metadata.name.clone()).collect();
+            let desired = ip_targets(slices.iter().map(|s| &s.slice), &port_name, family, &gated);
+            (desired, slices, port_name, waiting)
+        }
+        TargetType::Instance => {
+            // Every eligible node at the Service's NodePort; never from a half-filled node cache.
+            let node_port = resolve_node_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
+            let _ = ctx.nodes.wait_until_ready().await;
+            let nodes = ctx.nodes.state();
+            let desired = instance_targets(nodes.iter().map(|n| n.as_ref()), tgb.spec.node_selector.as_ref(), node_port);
+            (desired, Vec::new(), String::new(), Vec::new())
+        }
+    };
 
     let arn = resolve_arn(tgb, ctx).await?;
     let current = ctx.aws.describe_target_health(&arn).await.map_err(|e| aws_problem(e, &arn))?;

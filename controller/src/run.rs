@@ -1,10 +1,11 @@
 //! Wiring: watch caches for bindings, Services and EndpointSlices, the event mappings from Services
 //! and slices to the bindings that use them, and the controller loop.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use kube::api::{Api, ApiResource};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -13,9 +14,10 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
-use crate::crd::TargetGroupBinding;
+use crate::crd::{TargetGroupBinding, TargetType};
 use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
 use crate::index::{bindings_by_arn, bindings_by_service, service_key, Index, Pending};
+use crate::nodes::{node_trigger, selector_matches, slim_node};
 use crate::reconcile::{error_policy, reconcile, Context};
 
 /// Where to watch: every namespace, or the listed ones. With exactly one namespace the watches are
@@ -155,7 +157,7 @@ pub fn build(
     let slices_index_writer = slices_by_service.clone();
     let slice_stream = reflector::reflector(
         slices_writer,
-        watcher(scope.slice_api(&client, &slice_resource), wc)
+        watcher(scope.slice_api(&client, &slice_resource), wc.clone())
             .inspect(log_watch_error("endpointslices"))
             .modify(slim)
             .inspect(move |event| {
@@ -166,6 +168,72 @@ pub fn build(
     )
     .touched_objects()
     .default_backoff();
+
+    // Nodes, for instance targets. Only changes that matter (readiness, labels, leaving taints,
+    // provider ID, deletion) go on to wake bindings; status heartbeats stop here.
+    let (nodes, nodes_writer) = reflector::store::<Node>();
+    // Per node: its trigger hash, its labels, and its labels before the last change that mattered.
+    type Seen = HashMap<String, (u64, BTreeMap<String, String>, BTreeMap<String, String>)>;
+    let seen_nodes: Arc<Mutex<Seen>> = Arc::default();
+    let changes_seen = seen_nodes.clone();
+    let node_stream = reflector::reflector(
+        nodes_writer,
+        watcher(Api::<Node>::all(client.clone()), wc)
+            .inspect(log_watch_error("nodes"))
+            .modify(slim_node),
+    )
+    .filter_map(move |event| {
+        let changed = match event {
+            Ok(watcher::Event::Apply(node)) => {
+                let trigger = node_trigger(&node).unwrap_or_default();
+                let labels = node.metadata.labels.clone().unwrap_or_default();
+                let mut seen = changes_seen.lock().unwrap_or_else(|p| p.into_inner());
+                match seen.get(&node.name_any()) {
+                    Some((before, _, _)) if *before == trigger => None,
+                    previous => {
+                        let labels_before = previous.map(|(_, l, _)| l.clone()).unwrap_or_default();
+                        seen.insert(node.name_any(), (trigger, labels, labels_before));
+                        Some(Ok(node))
+                    }
+                }
+            }
+            Ok(watcher::Event::Delete(node)) => Some(Ok(node)),
+            Ok(watcher::Event::InitApply(node)) => {
+                let labels = node.metadata.labels.clone().unwrap_or_default();
+                let entry = (node_trigger(&node).unwrap_or_default(), labels.clone(), labels);
+                changes_seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(node.name_any(), entry);
+                None
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        };
+        futures::future::ready(changed)
+    })
+    .default_backoff();
+    let bindings_for_nodes = bindings.clone();
+    // A node change wakes the instance bindings whose selector matches its labels, before or after.
+    let wake_for_node = move |node: Node| -> Vec<ObjectRef<TargetGroupBinding>> {
+        let now = node.metadata.labels.clone().unwrap_or_default();
+        let before = seen_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&node.name_any())
+            .map(|(_, _, before)| before.clone())
+            .unwrap_or_default();
+        bindings_for_nodes
+            .state()
+            .iter()
+            .filter(|b| b.target_type() == TargetType::Instance)
+            .filter(|b| {
+                let selector = b.spec.node_selector.as_ref();
+                selector_matches(selector, &now) || selector_matches(selector, &before)
+            })
+            .map(|b| ObjectRef::from_obj(b.as_ref()))
+            .collect()
+    };
 
     let recorder = Recorder::new(
         client.clone(),
@@ -180,6 +248,7 @@ pub fn build(
         bindings: bindings.clone(),
         services: services.clone(),
         slices: slices.clone(),
+        nodes: nodes.clone(),
         recorder,
         metrics: metrics.clone(),
         settings,
@@ -211,6 +280,7 @@ pub fn build(
             },
             slice_resource,
         )
+        .watches_stream(node_stream, wake_for_node)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
@@ -228,6 +298,7 @@ pub fn build(
         let _ = bindings.wait_until_ready().await;
         let _ = services.wait_until_ready().await;
         let _ = slices.wait_until_ready().await;
+        let _ = nodes.wait_until_ready().await;
         info!("watch caches filled");
     };
     Running {

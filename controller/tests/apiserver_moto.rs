@@ -251,9 +251,10 @@ async fn bad_bindings_get_clear_conditions_and_do_not_disturb_others() {
             "TargetGroupNotFound",
         ),
         (
+            // Instance targets need the Service's NodePort; this Service has none.
             "instance",
             json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": env.target_group("inst").await, "targetType": "instance" }),
-            "UnsupportedTargetType",
+            "PortNotFound",
         ),
         (
             "no-port",

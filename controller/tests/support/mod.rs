@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Pod, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{Node, Pod, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -218,6 +218,51 @@ impl Env {
         pods.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
             .await
             .unwrap();
+    }
+
+    /// A Node as the kubelet and cloud provider would report it: provider ID, labels, taint, Ready.
+    pub async fn node(&self, name: &str, instance: &str, labels: &[(&str, &str)], taint: Option<&str>, ready: bool) {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let body = serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": { "name": name, "labels": labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>() },
+            "spec": {
+                "providerID": format!("aws:///us-east-1a/{instance}"),
+                "taints": taint.map(|t| vec![serde_json::json!({ "key": t, "effect": "NoSchedule" })]).unwrap_or_default(),
+            },
+        });
+        let node: Node = serde_json::from_value(body).unwrap();
+        nodes
+            .patch(name, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&node))
+            .await
+            .unwrap();
+        self.node_ready(name, ready).await;
+    }
+
+    pub async fn node_ready(&self, name: &str, ready: bool) {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let status = serde_json::json!({ "status": { "conditions": [
+            { "type": "Ready", "status": if ready { "True" } else { "False" }, "reason": "KubeletReady" },
+        ]}});
+        nodes
+            .patch_status(name, &PatchParams::default(), &Patch::Strategic(status))
+            .await
+            .unwrap();
+    }
+
+    /// A Service of type NodePort; returns the node port the API server allocated for `port`.
+    pub async fn node_port_service(&self, name: &str, port: i32) -> i32 {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": { "name": name },
+            "spec": { "type": "NodePort", "selector": { "app": name }, "ports": [{ "name": "http", "port": port, "targetPort": 8080 }] },
+        }))
+        .unwrap();
+        let created = Api::<Service>::namespaced(self.client.clone(), NS)
+            .create(&PostParams::default(), &svc)
+            .await
+            .unwrap();
+        created.spec.unwrap().ports.unwrap()[0].node_port.expect("a node port")
     }
 
     /// Deletes a pod (never scheduled here, so it goes at once).
