@@ -12,7 +12,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --workspace
+# --show-output: the figures tests print (storm, failover, fuzz, corpora) appear in the log.
+cargo test --workspace -- --show-output
 echo "== quickstart (non-interactive, on the test build)"
 QUICKSTART_PROFILE=debug bash scripts/quickstart.sh >"$TGBIND_CACHE/quickstart.log" 2>&1 || {
   tail -n 60 "$TGBIND_CACHE/quickstart.log"

@@ -133,6 +133,30 @@ pub async fn filter_by_tags(
     Some(out)
 }
 
+/// Data sources find one object by `arn`, `name` or `tags`: at least one must be set.
+pub fn require_lookup(config: &Value, what: &str, diags: &mut Diagnostics) {
+    if ["arn", "name", "tags"].iter().all(|k| config.get(k).is_null()) {
+        diags.error_at(
+            &crate::tfvalue::AttributePath::root(),
+            "Missing lookup argument",
+            format!("Set `arn`, `name` or `tags` to choose the {what}."),
+        );
+    }
+}
+
+/// The one candidate that carries every tag the lookup's `tags` names, or `None` after an error
+/// saying there were none or several.
+pub async fn single_match(
+    ctx: &Elbv2Context,
+    candidates: Option<Vec<String>>,
+    config: &Value,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let matches = filter_by_tags(ctx, candidates?, &config.get("tags").as_string_map(), diags).await?;
+    exactly_one(matches, what, diags)
+}
+
 /// The single match of a data source lookup, or an error saying there were none or several.
 pub fn exactly_one(matches: Vec<String>, what: &str, diags: &mut Diagnostics) -> Option<String> {
     match matches.len() {

@@ -6,9 +6,9 @@ use tgbind_aws::{classify, ErrorKind};
 
 use crate::framework::{DataSource, Diagnostics, Schema};
 use crate::provider_config::Elbv2Context;
-use crate::resources::common::{exactly_one, filter_by_tags, report};
+use crate::resources::common::{report, require_lookup, single_match};
 use crate::resources::load_balancer::{fetch_remote, model::state_from_remote, LoadBalancer};
-use crate::tfvalue::{AttributePath, Value};
+use crate::tfvalue::Value;
 
 pub struct LoadBalancerData {
     schema: Schema,
@@ -69,23 +69,12 @@ impl DataSource<Elbv2Context> for LoadBalancerData {
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if ["arn", "name", "tags"].iter().all(|k| config.get(k).is_null()) {
-            diags.error_at(
-                &AttributePath::root(),
-                "Missing lookup argument",
-                "Set `arn`, `name` or `tags` to choose the load balancer.",
-            );
-        }
+        require_lookup(config, "load balancer", diags);
     }
 
     async fn read(&self, ctx: &Elbv2Context, config: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(arns) = candidates(ctx, config, diags).await else {
-            return Value::Null;
-        };
-        let Some(matches) = filter_by_tags(ctx, arns, &config.get("tags").as_string_map(), diags).await else {
-            return Value::Null;
-        };
-        let Some(arn) = exactly_one(matches, "load balancer", diags) else {
+        let found = candidates(ctx, config, diags).await;
+        let Some(arn) = single_match(ctx, found, config, "load balancer", diags).await else {
             return Value::Null;
         };
         let Some(remote) = fetch_remote(ctx, &arn, diags).await else {

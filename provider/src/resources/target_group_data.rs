@@ -9,9 +9,9 @@ use tgbind_aws::HealthState;
 use crate::framework::{Attribute, Block, DataSource, Diagnostics, Schema};
 use crate::provider_config::Elbv2Context;
 use crate::resources::arn::arn_suffix;
-use crate::resources::common::{exactly_one, filter_by_tags, report};
+use crate::resources::common::{report, require_lookup, single_match};
 use crate::resources::target_group::fetch_remote;
-use crate::tfvalue::{AttributePath, Type, Value};
+use crate::tfvalue::{Type, Value};
 
 pub struct TargetGroupData {
     schema: Schema,
@@ -120,23 +120,12 @@ impl DataSource<Elbv2Context> for TargetGroupData {
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if ["arn", "name", "tags"].iter().all(|k| config.get(k).is_null()) {
-            diags.error_at(
-                &AttributePath::root(),
-                "Missing lookup argument",
-                "Set `arn`, `name` or `tags` to choose the target group.",
-            );
-        }
+        require_lookup(config, "target group", diags);
     }
 
     async fn read(&self, ctx: &Elbv2Context, config: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(arns) = candidates(ctx, config, diags).await else {
-            return Value::Null;
-        };
-        let Some(matches) = filter_by_tags(ctx, arns, &config.get("tags").as_string_map(), diags).await else {
-            return Value::Null;
-        };
-        let Some(arn) = exactly_one(matches, "target group", diags) else {
+        let found = candidates(ctx, config, diags).await;
+        let Some(arn) = single_match(ctx, found, config, "target group", diags).await else {
             return Value::Null;
         };
         let Some(tg) = fetch_remote(ctx, &arn, diags).await else {
