@@ -22,6 +22,7 @@ VALUE_SETS = {
     "existing-service-account": {"serviceAccount": {"create": False, "name": "tgbind"}},
     "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
     "one-namespace-one-replica": {"watchNamespaces": ["apps"], "replicaCount": 1, "clusterName": "blue"},
+    "webhook": {"webhook": {"enabled": True, "failurePolicy": "Fail"}},
 }
 
 # The values files users copy (examples/helm-values) and the Argo CD Application's inline values.
@@ -70,6 +71,14 @@ for name, values in VALUE_SETS.items():
         check("PodDisruptionBudget" in kinds and kinds.count("Deployment") == 1, f"[{name}] renders {kinds}")
     if name == "examples/argocd valuesObject":
         check(argocd["spec"]["source"]["path"] == "charts/tgbind-controller", f"[{name}] points at the chart")
+    if name == "webhook":
+        hooks = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"]
+        check(len(hooks) == 1 and hooks[0]["webhooks"][0]["clientConfig"]["caBundle"], f"[{name}] renders the webhook with a CA bundle")
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        check("WEBHOOK_ADDR" in env, f"[{name}] the controller serves the webhook")
+    if name == "defaults":
+        check(not any(d["kind"] == "MutatingWebhookConfiguration" for d in docs), f"[{name}] no webhook unless enabled")
     if name == "service-monitor":
         check("ServiceMonitor" in kinds, f"[{name}] renders a ServiceMonitor")
     if name == "one-namespace-one-replica":

@@ -53,6 +53,12 @@ struct RunArgs {
     /// While a group has targets that are not healthy yet, re-check it this often (that group only).
     #[arg(long, env = "HEALTH_RECHECK", default_value = "5s", value_parser = humantime::parse_duration)]
     health_recheck: Duration,
+    /// Serve the readiness-gate admission webhook on this address (TLS); off when unset.
+    #[arg(long, env = "WEBHOOK_ADDR")]
+    webhook_addr: Option<SocketAddr>,
+    /// Directory with the webhook's `tls.crt` and `tls.key` (a mounted Secret).
+    #[arg(long, env = "WEBHOOK_CERT_DIR", default_value = "/tls")]
+    webhook_cert_dir: std::path::PathBuf,
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
@@ -108,6 +114,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     tokio::spawn(http::serve(args.http_addr, metrics.clone(), ready.clone()));
 
     let client = kube::Client::try_default().await?;
+    if let Some(addr) = args.webhook_addr {
+        // Every replica answers the webhook: pods must not wait for the leader.
+        let (cert, key) = (args.webhook_cert_dir.join("tls.crt"), args.webhook_cert_dir.join("tls.key"));
+        let webhook_client = client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tgbind_controller::webhook::serve(addr, &cert, &key, webhook_client).await {
+                error!(error = %e, "admission webhook stopped");
+            }
+        });
+    }
     let slice_resource = endpoints::endpoint_slice_resource(&client).await?;
     info!(cluster = %args.cluster_name, endpoint_slices = %slice_resource.api_version, "starting");
     let aws_config = tgbind_aws::load_sdk_config(&tgbind_aws::AwsSettings::default()).await;
