@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
@@ -28,7 +29,10 @@ use crate::endpoints::EndpointSliceObject;
 use crate::index::{service_key, Index, Pending};
 use crate::metrics::Metrics;
 use crate::ownership;
-use crate::readiness::{condition_for, gate_type, needs_update, waits_only_on_gate};
+use crate::readiness::{condition_for, gate_type, needs_update, waits_only_on_gate, GateCondition};
+
+/// Pod condition writes in flight at once for one binding.
+const GATE_WRITES_IN_FLIGHT: usize = 16;
 use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
 
 #[derive(Debug, Clone)]
@@ -133,6 +137,7 @@ pub fn error_policy(tgb: Arc<TargetGroupBinding>, err: &Error, ctx: Arc<Context>
 
 #[instrument(skip_all, fields(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default()))]
 async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Context) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
     let outcome = sync(tgb, ctx).await;
     let prev = tgb.status.as_ref();
     let next = next_status(prev, tgb.meta().generation, &outcome, Time(k8s_openapi::jiff::Timestamp::now()));
@@ -155,7 +160,12 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
     Ok(match outcome {
         // Targets on their way to healthy (and pods waiting on their gates): look again soon, this
         // group only. A group no load balancer uses never gets healthier.
-        Ok(s) if s.healthy < s.desired && !s.not_in_use => Action::requeue(ctx.settings.health_recheck.min(ctx.settings.resync)),
+        // The interval runs from this reconcile's start, so health is read every `health_recheck`
+        // however long the reconcile took.
+        Ok(s) if s.healthy < s.desired && !s.not_in_use => {
+            let interval = ctx.settings.health_recheck.min(ctx.settings.resync);
+            Action::requeue(interval.saturating_sub(started.elapsed()).max(Duration::from_millis(50)))
+        }
         Ok(_) => Action::requeue(ctx.settings.resync),
         Err(p) if p.retry == Retry::OnChange => Action::await_change(),
         Err(_) => Action::requeue(backoff(next.consecutive_failures.unwrap_or(1) as u32, &ctx.settings)),
@@ -466,37 +476,45 @@ async fn update_gates(
     targets_of: impl Fn(&str) -> Vec<Target>,
 ) {
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
-    for pod in waiting {
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let targets = targets_of(&name);
-        // With several addresses (dual-stack), the least healthy decides.
-        let wanted = targets
-            .iter()
-            .map(|t| condition_for(current.iter().find(|h| &h.target == t)))
-            .min_by_key(|c| match c.status {
-                "True" => 2,
-                "Unknown" => 1,
-                _ => 0,
-            })
-            .unwrap_or_else(|| condition_for(None));
-        if !needs_update(pod, gate, &wanted) {
-            continue;
-        }
-        let patch = serde_json::json!({ "status": { "conditions": [{
-            "type": gate,
-            "status": wanted.status,
-            "reason": wanted.reason,
-            "message": wanted.message,
-            "lastTransitionTime": Time(k8s_openapi::jiff::Timestamp::now()),
-        }]}});
-        match pods.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch)).await {
-            Ok(_) => {
-                ctx.metrics.readiness_gate_updates.inc();
-                info!(pod = %name, status = wanted.status, reason = %wanted.reason, "readiness gate updated");
+    let updates: Vec<(String, GateCondition)> = waiting
+        .iter()
+        .filter_map(|pod| {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            // With several addresses (dual-stack), the least healthy decides.
+            let wanted = targets_of(&name)
+                .iter()
+                .map(|t| condition_for(current.iter().find(|h| &h.target == t)))
+                .min_by_key(|c| match c.status {
+                    "True" => 2,
+                    "Unknown" => 1,
+                    _ => 0,
+                })
+                .unwrap_or_else(|| condition_for(None));
+            needs_update(pod, gate, &wanted).then_some((name, wanted))
+        })
+        .collect();
+    // Written concurrently: in a large rollout, pods must not wait for each other's patches.
+    futures::stream::iter(updates)
+        .for_each_concurrent(GATE_WRITES_IN_FLIGHT, |(name, wanted): (String, GateCondition)| {
+            let pods = pods.clone();
+            async move {
+                let patch = serde_json::json!({ "status": { "conditions": [{
+                    "type": gate,
+                    "status": wanted.status,
+                    "reason": wanted.reason,
+                    "message": wanted.message,
+                    "lastTransitionTime": Time(k8s_openapi::jiff::Timestamp::now()),
+                }]}});
+                match pods.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch)).await {
+                    Ok(_) => {
+                        ctx.metrics.readiness_gate_updates.inc();
+                        info!(pod = %name, status = wanted.status, reason = %wanted.reason, "readiness gate updated");
+                    }
+                    Err(e) => warn!(pod = %name, error = %e, "could not update the readiness gate"),
+                }
             }
-            Err(e) => warn!(pod = %name, error = %e, "could not update the readiness gate"),
-        }
-    }
+        })
+        .await;
 }
 
 /// A log line and a Normal event for targets written.
