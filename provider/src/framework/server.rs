@@ -342,6 +342,9 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                 }
             }
         }
+        // A partial state (created, then a later step failed) may still hold planned unknowns;
+        // Terraform refuses any unknown after apply, and the object must not be lost.
+        new_state.unknowns_to_null();
         normalize_blocks(&resource.schema().block, &mut new_state);
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state: Some(encode_dynamic(&new_state, &ty)),

@@ -45,6 +45,15 @@ pub fn name_for_create(planned: &Value) -> String {
     }
 }
 
+/// The state of an object that was created but could not be read back: the plan with its ARN, so
+/// Terraform records it (tainted) and the next refresh finds it.
+pub fn created_but_unread(planned: &Value, arn: &str) -> Value {
+    let mut partial = planned.clone();
+    partial.set("arn", Value::string(arn));
+    partial.set("id", Value::string(arn));
+    partial
+}
+
 pub fn to_tags(tags: &BTreeMap<String, String>) -> Option<Vec<Tag>> {
     if tags.is_empty() {
         return None;

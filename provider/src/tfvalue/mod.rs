@@ -30,6 +30,20 @@ pub enum DecodeError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknowns_become_null_at_any_depth() {
+        use super::Value;
+        let mut v = Value::object([
+            ("arn", Value::string("a")),
+            ("dns", Value::Unknown),
+            ("blocks", Value::List(vec![Value::object([("order", Value::Unknown)])])),
+        ]);
+        v.unknowns_to_null();
+        assert!(v.is_wholly_known());
+        assert_eq!(v.get("arn"), &Value::string("a"));
+        assert_eq!(v.get("dns"), &Value::Null);
+    }
+
     use std::collections::BTreeMap;
 
     use super::*;

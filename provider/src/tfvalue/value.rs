@@ -72,6 +72,17 @@ impl Value {
         }
     }
 
+    /// Replaces every unknown inside with null: a state returned after apply must be wholly known,
+    /// and a partial state (an object created, a later step failed) still has to be recorded.
+    pub fn unknowns_to_null(&mut self) {
+        match self {
+            Value::Unknown => *self = Value::Null,
+            Value::List(items) | Value::Set(items) => items.iter_mut().for_each(Value::unknowns_to_null),
+            Value::Map(m) | Value::Object(m) => m.values_mut().for_each(Value::unknowns_to_null),
+            _ => {}
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),

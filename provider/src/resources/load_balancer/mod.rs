@@ -14,7 +14,9 @@ use tgbind_aws::{classify, error_message, ErrorKind};
 use crate::framework::{Diagnostics, Resource, Schema};
 use crate::provider_config::Elbv2Context;
 use crate::resources::arn::elbv2_arn_kind;
-use crate::resources::common::{duration_or, fetch_tags, name_for_create, report, str_of, strings_of, to_tags, update_tags};
+use crate::resources::common::{
+    created_but_unread, duration_or, fetch_tags, name_for_create, report, str_of, strings_of, to_tags, update_tags,
+};
 use crate::resources::tags::plan_tags_all;
 use crate::tfvalue::{AttributePath, Value};
 pub use model::RemoteLoadBalancer;
@@ -264,10 +266,7 @@ impl Resource<Elbv2Context> for LoadBalancer {
         .await;
         let state = read_state(ctx, &arn, planned, false, diags).await;
         if state.is_null() {
-            let mut partial = planned.clone();
-            partial.set("arn", Value::string(&arn));
-            partial.set("id", Value::string(&arn));
-            return partial;
+            return created_but_unread(planned, &arn);
         }
         state
     }

@@ -14,7 +14,9 @@ use tgbind_aws::{classify, error_message, ErrorKind};
 use crate::framework::{Diagnostics, Resource, Schema};
 use crate::provider_config::Elbv2Context;
 use crate::resources::arn::elbv2_arn_kind;
-use crate::resources::common::{duration_or, fetch_tags, i32_of, name_for_create, report, str_of, to_tags, update_tags};
+use crate::resources::common::{
+    created_but_unread, duration_or, fetch_tags, i32_of, name_for_create, report, str_of, to_tags, update_tags,
+};
 use crate::resources::tags::plan_tags_all;
 use crate::tfvalue::{AttributePath, Value};
 pub use model::{desired_attributes, state_from_remote, validate as validate_config, RemoteTargetGroup};
@@ -293,11 +295,7 @@ impl Resource<Elbv2Context> for TargetGroup {
             _ => read_state(ctx, &arn, planned, false, diags).await,
         };
         if state.is_null() {
-            // Read failed right after create: record the ARN so the next refresh finds it.
-            let mut partial = planned.clone();
-            partial.set("arn", Value::string(&arn));
-            partial.set("id", Value::string(&arn));
-            return partial;
+            return created_but_unread(planned, &arn);
         }
         state.set("name_prefix", planned.get("name_prefix").clone());
         state
