@@ -1,5 +1,6 @@
-//! Fuzz target bodies, shared by the cargo-fuzz targets (`fuzz/fuzz_targets/`, nightly + libFuzzer)
-//! and the bounded stable-toolchain run CI does (`testkit/tests/fuzz_bounded.rs`). Each takes
+//! Fuzz target bodies, shared by the libFuzzer targets (`fuzz/fuzz_targets/`, run coverage-guided by
+//! `scripts/fuzz.sh` on stable, or by `cargo fuzz` on nightly) and the seed-mutation smoke run in
+//! the test suite (`testkit/tests/fuzz_bounded.rs`). Each takes
 //! arbitrary bytes and must never panic, whatever it makes of them.
 
 use terraform_provider_elbv2::framework::plan::plan_change_with;
@@ -49,7 +50,8 @@ pub fn plan(data: &[u8]) {
 }
 
 /// What the controller decodes from the API server: TargetGroupBindings (JSON and YAML),
-/// EndpointSlices, and ownership records; then the pure decisions over them.
+/// EndpointSlices, and ownership records; then the pure decisions over them (targets, and the
+/// security-group rules of `spec.networking`).
 pub fn crd(data: &[u8]) {
     use tgbind_controller::crd::TargetGroupBinding;
     use tgbind_controller::desired::{ip_targets, parse_owned, resolve_service_port};
@@ -58,6 +60,15 @@ pub fn crd(data: &[u8]) {
         let _ = tgb.target_type();
         let service = k8s_openapi::api::core::v1::Service::default();
         let _ = resolve_service_port(&service, &tgb.spec.service_ref.port);
+        if let Some(networking) = &tgb.spec.networking {
+            use tgbind_controller::networking::rules::{permissions, validate};
+            if validate(networking, tgb.target_type()).is_ok() {
+                let _ = permissions(
+                    networking,
+                    |name| if name.len() % 2 == 0 { [8080].into() } else { Default::default() },
+                );
+            }
+        }
     }
     let _ = serde_yaml::from_slice::<TargetGroupBinding>(data);
     if let Ok(slice) = serde_json::from_slice::<Slice>(data) {

@@ -28,6 +28,7 @@ cleanup() {
     [ -f "$WORK/tf/terraform.tfstate" ] && (cd "$WORK/tf" && tf destroy -auto-approve -no-color >/dev/null && echo "destroyed")
     kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null
   fi
+  keep_logs
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM

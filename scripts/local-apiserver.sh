@@ -16,7 +16,7 @@ source "$(dirname "$0")/env.sh"
 BIN=${TGBIND_KUBE_BIN:-$TGBIND_CACHE/kube/bin}
 cmd=${1:?usage: local-apiserver.sh start|stop|restart-apiserver|compact DIR}
 R=${2:?usage: local-apiserver.sh start|stop|restart-apiserver|compact DIR}
-ADMIN_TOKEN=tgbind-local-admin
+ADMIN_TOKEN=tgbind-local-admin-7Hq2vR # testkit/src/secrets.rs
 
 stop() {
   for p in apiserver etcd; do
@@ -56,8 +56,12 @@ fi
 if [ "$cmd" = restart-apiserver ]; then
   read -r ETCD_PORT API_PORT <"$R/ports"
   pid=$(cat "$R/apiserver.pid")
+  # SIGTERM alone lets the old process keep serving open watches while the new one takes the port,
+  # so watches would never break: after a moment, kill it outright.
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   launch_apiserver
   echo $! >"$R/apiserver.pid"
   wait_ready

@@ -29,13 +29,15 @@ cleanup() {
     fi
     kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null
   fi
+  keep_logs
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
 start_moto
 create_network
-TF_VARS=(-var "vpc_id=$VPC_ID" -var "subnet_ids=$SUBNETS" -var "endpoint_url=$ENDPOINT")
+create_security_groups
+TF_VARS=(-var "vpc_id=$VPC_ID" -var "subnet_ids=$SUBNETS" -var "security_group_ids=[\"$LB_SG\"]" -var "endpoint_url=$ENDPOINT")
 
 step "terraform apply examples/quickstart"
 mkdir -p "$WORK/tf"
@@ -61,10 +63,12 @@ start_controller "$KUBECONFIG" controller
 
 step "Creating Service demo and its EndpointSlice (three ready pods; no kubelet here, so we write it)"
 "$KUBECTL" apply -f "$ROOT/examples/quickstart/k8s/service.yaml"
+create_pod_interfaces 10.42.0.11 10.42.0.12 10.42.1.13
 write_slice "$KUBECONFIG" demo 10.42.0.11 10.42.0.12 10.42.1.13
 
 step "Applying a TargetGroupBinding (the reference manifest, with the ARN from terraform output)"
-sed "s|TARGET_GROUP_ARN|$TG_ARN|" "$ROOT/examples/quickstart/k8s/targetgroupbinding.yaml" | "$KUBECTL" apply -f -
+sed -e "s|TARGET_GROUP_ARN|$TG_ARN|" -e "s|LOAD_BALANCER_SECURITY_GROUP|$LB_SG|" \
+  "$ROOT/examples/quickstart/k8s/targetgroupbinding.yaml" | "$KUBECTL" apply -f -
 wait_tgb "$KUBECONFIG" demo registeredTargets 3
 "$KUBECTL" get targetgroupbindings
 
@@ -79,7 +83,12 @@ PY
 step "Targets registered in the target group"
 show_targets
 
+step "spec.networking: the nodes' security group now admits the load balancer (rule added by the controller)"
+for _ in $(seq 100); do show_ingress "$NODE_SG" | grep -q "$LB_SG" && break; sleep 0.1; done
+show_ingress "$NODE_SG" | grep "$LB_SG"
+
 step "Scaling the Service to four pods: the new endpoint is registered within milliseconds"
+create_pod_interfaces 10.42.1.14
 write_slice "$KUBECONFIG" demo 10.42.0.11 10.42.0.12 10.42.1.13 10.42.1.14
 wait_tgb "$KUBECONFIG" demo registeredTargets 4
 "$KUBECTL" get targetgroupbindings -o wide
@@ -95,9 +104,9 @@ Done. The ALB $DNS_NAME forwards port 80 to the target group
 which tgbind-controller keeps filled with the Service's ready pods.
 
 Against a real AWS account and EKS cluster: copy examples/quickstart, leave endpoint_url unset, pass
-your cluster's VPC ID and two public subnets (-var vpc_id=vpc-... -var 'subnet_ids=["subnet-a","subnet-b"]')
-and use your usual AWS credentials; install the controller
+your cluster's VPC ID, two public subnets and the load balancer's security group (-var vpc_id=vpc-...
+-var 'subnet_ids=["subnet-a","subnet-b"]' -var 'security_group_ids=["sg-..."]') and use your usual AWS credentials; install the controller
 with: helm install tgbind-controller charts/tgbind-controller -n kube-system --set clusterName=<cluster>
 (IAM role through EKS Pod Identity or IRSA, see docs/iam-policy.json), then apply
-examples/quickstart/k8s/targetgroupbinding.yaml with your ARN. Kubernetes writes the EndpointSlices.
+examples/quickstart/k8s/targetgroupbinding.yaml with your ARN and that security group. Kubernetes writes the EndpointSlices.
 MSG

@@ -11,9 +11,16 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Every log the suite writes is kept here and scanned for credentials at the end.
+export TGBIND_TEST_LOGS="$TGBIND_CACHE/test-logs"
+rm -rf "$TGBIND_TEST_LOGS"
+mkdir -p "$TGBIND_TEST_LOGS"
 echo "== cargo test"
 # --show-output: the figures tests print (storm, failover, fuzz, corpora) appear in the log.
-cargo test --workspace -- --show-output
+# The fuzz bodies get a short smoke run here; the coverage-guided run follows the tests.
+TGBIND_FUZZ_SECONDS=5 cargo test --workspace -- --show-output 2>&1 | tee "$TGBIND_TEST_LOGS/cargo-test.log"
+echo "== fuzzing (libFuzzer, coverage-guided, seed corpus in fuzz/corpus, 20 s per target)"
+bash scripts/fuzz.sh 20
 echo "== quickstart (non-interactive, on the test build)"
 QUICKSTART_PROFILE=debug bash scripts/quickstart.sh >"$TGBIND_CACHE/quickstart.log" 2>&1 || {
   tail -n 60 "$TGBIND_CACHE/quickstart.log"
@@ -28,3 +35,8 @@ QUICKSTART_PROFILE=debug bash scripts/cluster-migration.sh >"$TGBIND_CACHE/clust
   exit 1
 }
 grep -E '^\s+\[|no moment|removed exactly|passed' "$TGBIND_CACHE/cluster-migration.log"
+cp "$TGBIND_CACHE/quickstart.log" "$TGBIND_TEST_LOGS/quickstart-transcript.log"
+cp "$TGBIND_CACHE/cluster-migration.log" "$TGBIND_TEST_LOGS/cluster-migration-transcript.log"
+echo "== no credentials or tokens in the logs of the whole suite"
+python3 scripts/scan-logs.py --self-test
+python3 scripts/scan-logs.py "$TGBIND_TEST_LOGS"

@@ -34,11 +34,14 @@ pub fn classify<E: ProvideErrorMetadata>(err: &E) -> ErrorKind {
 fn kind_of_code(code: &str) -> ErrorKind {
     match code {
         "TargetGroupNotFound" | "LoadBalancerNotFound" | "ListenerNotFound" | "RuleNotFound" => ErrorKind::NotFound,
+        // EC2, for the controller's security-group rules.
+        "InvalidGroup.NotFound" | "InvalidPermission.NotFound" | "InvalidInstanceID.NotFound" => ErrorKind::NotFound,
+        "InvalidPermission.Duplicate" => ErrorKind::Duplicate,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => ErrorKind::AccessDenied,
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => ErrorKind::Throttled,
         "ResourceInUse" => ErrorKind::InUse,
         "DuplicateTargetGroupName" | "DuplicateLoadBalancerName" | "DuplicateListener" | "PriorityInUse" => ErrorKind::Duplicate,
-        "ValidationError" | "InvalidConfigurationRequest" | "InvalidTarget" => ErrorKind::Invalid,
+        "ValidationError" | "InvalidConfigurationRequest" | "InvalidTarget" | "InvalidParameterValue" => ErrorKind::Invalid,
         _ => ErrorKind::Other,
     }
 }

@@ -16,6 +16,7 @@ pub mod http;
 pub mod index;
 pub mod leader;
 pub mod metrics;
+pub mod networking;
 pub mod nodes;
 pub mod ownership;
 pub mod readiness;

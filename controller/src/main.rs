@@ -7,8 +7,9 @@ use tgbind_controller::aws::ElbV2;
 use tgbind_controller::http::Readiness;
 use tgbind_controller::leader::{Elector, LeaseConfig};
 use tgbind_controller::metrics::Metrics;
+use tgbind_controller::networking::{ec2::Ec2, SecurityGroupRules};
 use tgbind_controller::reconcile::Settings;
-use tgbind_controller::run::{build, Scope};
+use tgbind_controller::run::{build, AwsBackends, Scope};
 use tgbind_controller::{crd, endpoints, http};
 use tracing::{error, info, warn};
 
@@ -32,7 +33,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Name of this cluster (logged, and used in multi-cluster target group bookkeeping).
+    /// Name of this cluster: logged, and for spec.networking it picks the security group tagged
+    /// `kubernetes.io/cluster/<name>` on interfaces with several groups.
     #[arg(long, env = "CLUSTER_NAME", default_value = "")]
     cluster_name: String,
     /// Namespaces to watch (comma-separated); all when empty.
@@ -130,6 +132,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let attempts = metrics.clone();
     let elb = tgbind_aws::elbv2_client_observed(&aws_config, Arc::new(move |code: &str| attempts.failed_attempt(code)));
     let aws = Arc::new(ElbV2::new(elb, metrics.clone()));
+    let attempts = metrics.clone();
+    let ec2 = aws_sdk_ec2::config::Builder::from(&aws_config)
+        .interceptor(tgbind_aws::attempts::FailedAttempts(Arc::new(move |code: &str| {
+            attempts.failed_attempt(code)
+        })))
+        .build();
+    let networking = Arc::new(SecurityGroupRules::new(
+        Arc::new(Ec2::new(aws_sdk_ec2::Client::from_conf(ec2), metrics.clone())),
+        metrics.clone(),
+        args.cluster_name.clone(),
+        args.resync,
+    ));
 
     let elector = args.leader_elect.then(|| {
         let identity = std::env::var("POD_NAME").unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
@@ -180,7 +194,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             client.clone(),
             scope.clone(),
             slice_resource.clone(),
-            aws.clone(),
+            AwsBackends {
+                elb: aws.clone(),
+                networking: Some(networking.clone()),
+            },
             metrics.clone(),
             settings.clone(),
             args.workers.max(1),

@@ -36,6 +36,9 @@ pub struct Metrics {
     pub targets_deregistered: Counter,
     /// Pod readiness gate conditions written.
     pub readiness_gate_updates: Counter,
+    /// Security-group ingress rules added and revoked for `spec.networking`.
+    pub security_group_rules_authorized: Counter,
+    pub security_group_rules_revoked: Counter,
     /// Reconciles running now.
     pub reconciles_in_flight: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Bindings with an event waiting for their reconcile (timed requeues not counted).
@@ -60,6 +63,8 @@ impl Metrics {
         let targets_registered = Counter::<u64, AtomicU64>::default();
         let targets_deregistered = Counter::<u64, AtomicU64>::default();
         let readiness_gate_updates = Counter::<u64, AtomicU64>::default();
+        let security_group_rules_authorized = Counter::<u64, AtomicU64>::default();
+        let security_group_rules_revoked = Counter::<u64, AtomicU64>::default();
         let reconciles_in_flight = Gauge::default();
         let queue_depth = Gauge::default();
         let is_leader = Gauge::default();
@@ -73,10 +78,14 @@ impl Metrics {
             "Reconciles that did not reach Ready, by reason",
             reconcile_errors.clone(),
         );
-        registry.register("aws_api_calls", "ELBv2 API calls, by operation and result code", aws_calls.clone());
+        registry.register(
+            "aws_api_calls",
+            "AWS API calls (ELBv2 and EC2), by operation and result code",
+            aws_calls.clone(),
+        );
         registry.register(
             "aws_failed_attempts",
-            "Failed ELBv2 request attempts, retried ones included, by error code",
+            "Failed AWS request attempts, retried ones included, by error code",
             aws_failed_attempts.clone(),
         );
         registry.register("targets_registered", "Targets registered", targets_registered.clone());
@@ -85,6 +94,16 @@ impl Metrics {
             "readiness_gate_updates",
             "Pod readiness gate conditions written",
             readiness_gate_updates.clone(),
+        );
+        registry.register(
+            "security_group_rules_authorized",
+            "Security-group ingress rules added for spec.networking",
+            security_group_rules_authorized.clone(),
+        );
+        registry.register(
+            "security_group_rules_revoked",
+            "Security-group ingress rules revoked (only rules the controller manages)",
+            security_group_rules_revoked.clone(),
         );
         registry.register("reconciles_in_flight", "Reconciles running now", reconciles_in_flight.clone());
         registry.register(
@@ -101,6 +120,8 @@ impl Metrics {
             targets_registered,
             targets_deregistered,
             readiness_gate_updates,
+            security_group_rules_authorized,
+            security_group_rules_revoked,
             reconciles_in_flight,
             queue_depth,
             is_leader,

@@ -28,6 +28,7 @@ use crate::desired::{
 use crate::endpoints::EndpointSliceObject;
 use crate::index::{service_key, Index, Pending};
 use crate::metrics::Metrics;
+use crate::networking::{rules as network_rules, NetworkingError, SecurityGroupRules};
 use crate::ownership;
 use crate::readiness::{condition_for, gate_type, needs_update, waits_only_on_gate, GateCondition};
 
@@ -61,6 +62,9 @@ pub struct Context {
     pub slices_by_service: Arc<Index<EndpointSliceObject>>,
     /// The EndpointSlice version in use (part of a slice's cache key).
     pub slice_resource: kube::api::ApiResource,
+    /// Security-group rules for `spec.networking`; `None` where EC2 is not available (tests of
+    /// the ELB model alone), and bindings asking for rules are then told so.
+    pub networking: Option<Arc<SecurityGroupRules>>,
 }
 
 #[cfg(test)]
@@ -93,6 +97,8 @@ pub enum Error {
     Finalizer(String),
     #[error("AWS: {0}")]
     Aws(#[from] AwsError),
+    #[error("security group rules: {0}")]
+    Networking(String),
 }
 
 /// Exponential backoff with full jitter, capped: retry `n` waits a random time up to
@@ -254,6 +260,9 @@ fn check_spec(tgb: &TargetGroupBinding, ctx: &Context) -> Result<(), Problem> {
             ))
         }
     }
+    if let Some(networking) = &spec.networking {
+        network_rules::validate(networking, tgb.target_type()).map_err(|e| Problem::new("InvalidSpec", e, Retry::OnChange))?;
+    }
     if let (Some(recorded), Some(arn)) = (
         tgb.status.as_ref().and_then(|s| s.target_group_arn.as_ref()),
         &spec.target_group_arn,
@@ -414,6 +423,7 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
             ownership::write(&ctx.client, tgb, &desired).await.map_err(record_problem)?;
         }
     }
+    sync_networking(tgb, ctx, &desired, &slices).await?;
     if !waiting.is_empty() {
         let targets_of = |pod: &str| -> Vec<Target> {
             endpoint_targets(slices.iter().map(|s| &s.slice), &port_name, family)
@@ -432,6 +442,118 @@ async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem
         healthy: healthy_count(&current, &desired),
         not_in_use,
     })
+}
+
+/// The binding's key among the security-group needs.
+fn binding_key(tgb: &TargetGroupBinding) -> String {
+    format!("{}/{}", tgb.namespace().unwrap_or_default(), tgb.name_any())
+}
+
+fn wants_rules(tgb: &TargetGroupBinding) -> bool {
+    tgb.spec.networking.as_ref().is_some_and(|n| !n.ingress.is_empty())
+}
+
+/// Rules nobody needs are revoked only once the needs of every other live binding with
+/// `networking` are known (after a restart, each must have synced once).
+fn others_known(ctx: &Context, rules: &SecurityGroupRules, me: &str) -> bool {
+    ctx.bindings
+        .state()
+        .iter()
+        .filter(|b| b.meta().deletion_timestamp.is_none() && wants_rules(b))
+        .map(|b| binding_key(b))
+        .filter(|key| key != me)
+        .all(|key| rules.knows(&key))
+}
+
+fn networking_problem(e: NetworkingError) -> Problem {
+    let reason = match &e {
+        NetworkingError::Unresolved(_) => "SecurityGroupNotResolved",
+        _ => "SecurityGroupRulesFailed",
+    };
+    Problem::new(reason, format!("spec.networking: {e}; targets are registered"), Retry::Backoff)
+}
+
+/// Ingress rules for `spec.networking` on the security groups of the desired targets (after the
+/// targets are written: a failure here never holds registration back).
+async fn sync_networking(
+    tgb: &TargetGroupBinding,
+    ctx: &Context,
+    desired: &BTreeSet<Target>,
+    slices: &[Arc<EndpointSliceObject>],
+) -> Result<(), Problem> {
+    let key = binding_key(tgb);
+    let Some(rules) = &ctx.networking else {
+        return match wants_rules(tgb) {
+            true => Err(Problem::new(
+                "NetworkingUnavailable",
+                "spec.networking is set but this controller has no EC2 access",
+                Retry::OnChange,
+            )),
+            false => Ok(()),
+        };
+    };
+    // A binding that never asked for rules costs nothing; one that stopped asking drops its needs.
+    if !wants_rules(tgb) && !rules.knows(&key) {
+        return Ok(());
+    }
+    let permissions = match &tgb.spec.networking {
+        Some(networking) if !desired.is_empty() => {
+            let names = network_rules::named_ports(networking);
+            let ports = if names.is_empty() {
+                Default::default()
+            } else {
+                container_ports(ctx, &tgb.namespace().unwrap_or_default(), slices, &names).await
+            };
+            network_rules::permissions(networking, |name| ports.get(name).cloned().unwrap_or_default())
+                .map_err(|e| Problem::new("PortNotFound", e, Retry::Backoff))?
+        }
+        _ => BTreeSet::new(),
+    };
+    let targets: BTreeSet<String> = desired.iter().map(|t| t.id.clone()).collect();
+    let may_revoke = others_known(ctx, rules, &key);
+    rules
+        .sync(
+            &key,
+            tgb.target_type(),
+            tgb.spec.vpc_id.as_deref(),
+            &targets,
+            permissions,
+            may_revoke,
+        )
+        .await
+        .map_err(networking_problem)
+}
+
+/// Container port numbers by name, over the pods behind the Service's ready endpoints (read only
+/// when a rule names a port).
+async fn container_ports(
+    ctx: &Context,
+    ns: &str,
+    slices: &[Arc<EndpointSliceObject>],
+    names: &BTreeSet<String>,
+) -> std::collections::BTreeMap<String, BTreeSet<i32>> {
+    let pod_names: BTreeSet<&str> = slices
+        .iter()
+        .flat_map(|s| &s.slice.endpoints)
+        .filter(|ep| ep.conditions.terminating != Some(true))
+        .filter_map(endpoint_pod)
+        .collect();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let reads = futures::future::join_all(pod_names.into_iter().map(|name| {
+        let pods = pods.clone();
+        async move { pods.get_opt(name).await }
+    }))
+    .await;
+    let mut out: std::collections::BTreeMap<String, BTreeSet<i32>> = Default::default();
+    for pod in reads.into_iter().filter_map(|r| r.ok().flatten()) {
+        let containers = pod.spec.iter().flat_map(|s| &s.containers);
+        for port in containers.flat_map(|c| c.ports.iter().flatten()) {
+            if let Some(name) = port.name.as_ref().filter(|n| names.contains(*n)) {
+                out.entry(name.clone()).or_default().insert(port.container_port);
+            }
+        }
+    }
+    out
 }
 
 /// Pods behind not-ready endpoints that wait only for `gate` (read on demand: only endpoints in
@@ -560,7 +682,10 @@ async fn cleanup(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Action, Erro
     }
     let current = match ctx.aws.describe_target_health(&arn).await {
         Ok(c) => c,
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Action::await_change()),
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            forget_networking(tgb, ctx, &[]).await?;
+            return Ok(Action::await_change());
+        }
         Err(e) => return Err(e.into()),
     };
     // A shared group keeps the other clusters' targets: only ours (per the record) leave.
@@ -583,8 +708,25 @@ async fn cleanup(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Action, Erro
         ctx.metrics.targets_deregistered.inc_by(targets.len() as u64);
         info!(count = targets.len(), "deregistered the targets of a deleted binding");
     }
+    forget_networking(tgb, ctx, &targets).await?;
     if multi {
         ownership::delete(&ctx.client, tgb).await?;
     }
     Ok(Action::await_change())
+}
+
+/// A deleted binding's rules leave the groups no other binding needs them on. Until every other
+/// binding's needs are known (just after a restart) the finalizer stays and this is retried.
+async fn forget_networking(tgb: &TargetGroupBinding, ctx: &Context, registered: &[Target]) -> Result<(), Error> {
+    let key = binding_key(tgb);
+    let Some(rules) = &ctx.networking else { return Ok(()) };
+    if !wants_rules(tgb) && !rules.knows(&key) {
+        return Ok(());
+    }
+    let targets: BTreeSet<String> = registered.iter().map(|t| t.id.clone()).collect();
+    let may_revoke = others_known(ctx, rules, &key);
+    rules
+        .forget(&key, tgb.target_type(), tgb.spec.vpc_id.as_deref(), &targets, may_revoke)
+        .await
+        .map_err(|e| Error::Networking(e.to_string()))
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -59,6 +60,26 @@ fn slim<K: Resource>(obj: &mut K) {
 }
 
 /// Logs a watch error (the watcher then retries with backoff; a 410 Gone makes it list again).
+/// Retry delays of each watch: 250 ms doubling to 3 s (up to twice that with jitter). kube's default
+/// is client-go's 0.8 s to 30 s.
+fn watch_backoff() -> watcher::ExponentialBackoff {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(3))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .into()
+}
+
+/// Watch errors stop at their own watch (logged there, retried with its backoff). Passed on, they
+/// would reach the controller's trigger stream, whose single backoff pauses every watch for each
+/// error of any: after an apiserver restart (connection errors, 503s, then a 410 Gone per watch)
+/// that added up to half a minute without events.
+fn watch_ok<T>(r: &Result<T, watcher::Error>) -> futures::future::Ready<bool> {
+    futures::future::ready(r.is_ok())
+}
+
 fn log_watch_error<T>(kind: &'static str) -> impl Fn(&Result<T, watcher::Error>) {
     move |r| {
         if let Err(e) = r {
@@ -84,11 +105,19 @@ pub struct Running {
     pub caches_ready: futures::future::BoxFuture<'static, ()>,
 }
 
+/// The AWS side of the controller.
+#[derive(Clone)]
+pub struct AwsBackends {
+    pub elb: Arc<dyn crate::aws::TargetGroupApi>,
+    /// Security-group rules for `spec.networking`; `None` where EC2 is not available.
+    pub networking: Option<Arc<crate::networking::SecurityGroupRules>>,
+}
+
 pub fn build(
     client: kube::Client,
     scope: Scope,
     slice_resource: ApiResource,
-    aws: Arc<dyn crate::aws::TargetGroupApi>,
+    aws: AwsBackends,
     metrics: Arc<crate::metrics::Metrics>,
     settings: crate::reconcile::Settings,
     workers: u16,
@@ -125,8 +154,8 @@ pub fn build(
             }),
     )
     .applied_objects()
-    .default_backoff()
-    .filter(move |r| futures::future::ready(r.as_ref().map_or(true, |b| scope_for_filter.includes(b.namespace().as_deref()))))
+    .backoff(watch_backoff())
+    .filter(move |r| futures::future::ready(r.as_ref().is_ok_and(|b| scope_for_filter.includes(b.namespace().as_deref()))))
     .predicate_filter(binding_trigger, Default::default())
     .inspect(move |r| {
         if let Ok(b) = r {
@@ -145,7 +174,8 @@ pub fn build(
             .modify(slim),
     )
     .touched_objects()
-    .default_backoff();
+    .backoff(watch_backoff())
+    .filter(watch_ok);
 
     let slices_writer = reflector::store::Writer::<EndpointSliceObject>::new(slice_resource.clone());
     let slices = slices_writer.as_reader();
@@ -167,7 +197,8 @@ pub fn build(
             }),
     )
     .touched_objects()
-    .default_backoff();
+    .backoff(watch_backoff())
+    .filter(watch_ok);
 
     // Nodes, for instance targets. Only changes that matter (readiness, labels, leaving taints,
     // provider ID, deletion) go on to wake bindings; status heartbeats stop here.
@@ -212,7 +243,8 @@ pub fn build(
         };
         futures::future::ready(changed)
     })
-    .default_backoff();
+    .backoff(watch_backoff())
+    .filter(watch_ok);
     let bindings_for_nodes = bindings.clone();
     // A node change wakes the instance bindings whose selector matches its labels, before or after.
     let wake_for_node = move |node: Node| -> Vec<ObjectRef<TargetGroupBinding>> {
@@ -244,7 +276,7 @@ pub fn build(
     );
     let ctx = Arc::new(Context {
         client,
-        aws,
+        aws: aws.elb,
         bindings: bindings.clone(),
         services: services.clone(),
         slices: slices.clone(),
@@ -256,6 +288,7 @@ pub fn build(
         bindings_by_arn: by_arn,
         slices_by_service,
         slice_resource: slice_resource.clone(),
+        networking: aws.networking,
     });
 
     // A Service or slice event wakes the bindings that use that Service, found in the index.

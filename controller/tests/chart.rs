@@ -50,7 +50,7 @@ fn render_chart(values: serde_json::Value) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn controller_works_under_exactly_the_charts_rbac() {
-    const TOKEN: &str = "tgbind-sa-token";
+    const TOKEN: &str = tgbind_testkit::secrets::SERVICE_ACCOUNT_TOKEN;
     let env = Env::start_with_users(&[(TOKEN, &format!("system:serviceaccount:{NS}:tgbind"), "system:serviceaccounts")]).await;
     let docs = render_chart(json!({ "serviceAccount": { "create": false, "name": "tgbind" } }));
     let discovery = Discovery::new(env.client.clone()).run().await.unwrap();

@@ -31,6 +31,11 @@ variable "subnet_ids" {
   type        = list(string)
 }
 
+variable "security_group_ids" {
+  description = "The ALB's security groups. The TargetGroupBinding's networking lets the first one reach the pods."
+  type        = list(string)
+}
+
 provider "elbv2" {
   region       = var.region
   endpoint_url = var.endpoint_url
@@ -69,6 +74,7 @@ resource "elbv2_load_balancer" "web" {
   name               = "quickstart"
   load_balancer_type = "application"
   subnets            = var.subnet_ids
+  security_groups    = var.security_group_ids
 }
 
 resource "elbv2_listener" "http" {

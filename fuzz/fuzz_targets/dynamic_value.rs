@@ -1,5 +1,5 @@
 #![no_main]
-//! cargo-fuzz target (nightly): `cargo +nightly fuzz run dynamic_value fuzz/corpus/dynamic_value`.
+//! libFuzzer target: `bash scripts/fuzz.sh` (stable), or `cargo +nightly fuzz run dynamic_value fuzz/corpus/dynamic_value`.
 
 #[allow(dead_code)] // each target uses one of the shared bodies
 #[path = "../targets.rs"]

@@ -1,5 +1,5 @@
 #![no_main]
-//! cargo-fuzz target (nightly): `cargo +nightly fuzz run plan fuzz/corpus/plan`.
+//! libFuzzer target: `bash scripts/fuzz.sh` (stable), or `cargo +nightly fuzz run plan fuzz/corpus/plan`.
 
 #[allow(dead_code)] // each target uses one of the shared bodies
 #[path = "../targets.rs"]

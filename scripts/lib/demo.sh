@@ -33,7 +33,8 @@ start_moto() {
     "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
     sleep 0.1
   done
-  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
+  # The test suite's distinctive credentials (testkit/src/secrets.rs), so its log scan covers these runs.
+  export AWS_ACCESS_KEY_ID=AKIATGBINDSUITE00001 AWS_SECRET_ACCESS_KEY='tgbind+suite/Secret-4kq9Zr7wXb' AWS_REGION=us-east-1
 }
 
 # create_network: a VPC with two subnets in two zones through the EC2 API; sets VPC_ID and SUBNETS
@@ -52,6 +53,41 @@ print(vpc, json.dumps(subnets, separators=(",", ":")))
 PY
   )
   echo "VPC $VPC_ID, subnets $SUBNETS"
+}
+
+# create_security_groups: the load balancer's group and the nodes' group in $VPC_ID; sets LB_SG and NODE_SG.
+create_security_groups() {
+  read -r LB_SG NODE_SG < <("$PY" - "$ENDPOINT" "$VPC_ID" <<'PY'
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+ids = [ec2.create_security_group(GroupName=n, Description=n, VpcId=sys.argv[2])["GroupId"] for n in ("demo-alb", "demo-nodes")]
+print(*ids)
+PY
+  )
+  echo "load balancer group $LB_SG, nodes group $NODE_SG"
+}
+
+# create_pod_interfaces IP...: a network interface per pod IP (10.42.<subnet index>.x) in $NODE_SG, as
+# EC2 would hold the pods' addresses.
+create_pod_interfaces() {
+  "$PY" - "$ENDPOINT" "$VPC_ID" "$NODE_SG" "$@" <<'PY'
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+subnets = {s["CidrBlock"].split(".")[2]: s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [sys.argv[2]]}])["Subnets"]}
+for ip in sys.argv[4:]:
+    ec2.create_network_interface(SubnetId=subnets[ip.split(".")[2]], PrivateIpAddress=ip, Groups=[sys.argv[3]])
+PY
+}
+
+# show_ingress GROUP: the group's ingress rules, one per line.
+show_ingress() {
+  "$PY" - "$ENDPOINT" "$1" <<'PY'
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+for p in ec2.describe_security_groups(GroupIds=[sys.argv[2]])["SecurityGroups"][0]["IpPermissions"]:
+    for peer in p["UserIdGroupPairs"] + p["IpRanges"]:
+        print(f"  {p['IpProtocol']} {p['FromPort']}-{p['ToPort']} from {peer.get('GroupId') or peer.get('CidrIp')}  ({peer.get('Description', '')})")
+PY
 }
 
 # use_local_provider: Terraform resolves tgbind/elbv2 to the binary just built.
@@ -120,4 +156,15 @@ wait_tgb() {
   echo "status.$3 of TargetGroupBinding $2 never reached $4; controller logs:" >&2
   tail -n 30 "$WORK"/*.log >&2
   return 1
+}
+
+# keep_logs: under scripts/test.sh (TGBIND_TEST_LOGS set), copies this run's logs for the secret scan.
+keep_logs() {
+  [ -n "${TGBIND_TEST_LOGS:-}" ] || return 0
+  mkdir -p "$TGBIND_TEST_LOGS"
+  local f
+  for f in "$WORK"/*.log "$WORK"/kube*/apiserver.log; do
+    [ -f "$f" ] && cp "$f" "$TGBIND_TEST_LOGS/$(basename "$0" .sh)-$(basename "$(dirname "$f")")-$(basename "$f")"
+  done
+  return 0
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/local-apiserver.sh");
 
 /// The admin token the script configures (`system:masters`).
-pub const ADMIN_TOKEN: &str = "tgbind-local-admin";
+pub use crate::secrets::ADMIN_TOKEN;
 
 pub struct ApiServer {
     pub port: u16,
@@ -115,5 +115,6 @@ impl ApiServer {
 impl Drop for ApiServer {
     fn drop(&mut self) {
         let _ = Command::new("bash").arg(SCRIPT).arg("stop").arg(self.dir.path()).status();
+        crate::logs::keep_log(&self.dir.path().join("apiserver.log"), "kube-apiserver");
     }
 }

@@ -3,4 +3,6 @@
 
 pub mod apiserver;
 pub mod faults;
+pub mod logs;
 pub mod moto;
+pub mod secrets;

@@ -129,7 +129,13 @@ impl Moto {
             .behavior_version_latest()
             .region(elbv2::config::Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
-            .credentials_provider(elbv2::config::Credentials::new("testing", "testing", None, None, "tests"))
+            .credentials_provider(elbv2::config::Credentials::new(
+                crate::secrets::AWS_ACCESS_KEY_ID,
+                crate::secrets::AWS_SECRET_ACCESS_KEY,
+                None,
+                None,
+                "tests",
+            ))
             .build();
         elbv2::Client::from_conf(config)
     }

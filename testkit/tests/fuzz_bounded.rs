@@ -1,8 +1,8 @@
-//! A bounded fuzz run on the stable toolchain: the cargo-fuzz target bodies (`fuzz/targets.rs`)
-//! fed mutations of the seed corpus (`fuzz/corpus/<target>/`, plus seeds built here from real
-//! values) for `TGBIND_FUZZ_SECONDS` per target (default 20, so about 60 s in all). No coverage
-//! guidance (that is what `cargo +nightly fuzz run` adds); any panic fails the test and the input is
-//! saved under the cargo target directory.
+//! A bounded smoke run of the fuzz target bodies (`fuzz/targets.rs`) inside the test suite: random
+//! mutations of the seed corpus (`fuzz/corpus/<target>/`, plus seeds built here from real values)
+//! for `TGBIND_FUZZ_SECONDS` per target (default 20). No coverage guidance: the coverage-guided run
+//! is `scripts/fuzz.sh` (libFuzzer, which CI runs after the tests). Any panic fails the test and the
+//! input is saved under the cargo target directory.
 
 #[path = "../../fuzz/targets.rs"]
 mod targets;
@@ -127,6 +127,18 @@ fn run(target: &str, body: fn(&[u8]), mut seeds: Vec<Vec<u8>>) {
     }
     println!("fuzz {target}: {runs} inputs in {seconds} s, no panic");
     assert!(runs > 100, "{target}: only {runs} inputs ran");
+}
+
+/// Writes the `plan` seeds into `fuzz/corpus/plan/` for the libFuzzer run (`scripts/fuzz.sh`):
+/// `cargo test -p tgbind-testkit --test fuzz_bounded -- --ignored write_plan_seeds`.
+#[test]
+#[ignore = "a tool: regenerates committed seed files"]
+fn write_plan_seeds() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/plan");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, seed) in plan_seeds().iter().enumerate() {
+        std::fs::write(dir.join(format!("config-{i:02}.msgpack")), seed).unwrap();
+    }
 }
 
 #[test]

@@ -19,6 +19,7 @@ use tgbind_aws::elbv2;
 use tgbind_controller::crd::TargetGroupBinding;
 use tgbind_testkit::apiserver::ApiServer;
 use tgbind_testkit::moto::{free_port, Moto};
+use tgbind_testkit::secrets;
 
 pub const NS: &str = "default";
 
@@ -79,6 +80,23 @@ impl Env {
             vpc,
             elb,
         }
+    }
+
+    /// An EC2 client for the emulated account (static test credentials, loopback only).
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .endpoint_url(self.moto.endpoint())
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                secrets::AWS_ACCESS_KEY_ID,
+                secrets::AWS_SECRET_ACCESS_KEY,
+                None,
+                None,
+                "tests",
+            ))
+            .build();
+        aws_sdk_ec2::Client::from_conf(config)
     }
 
     pub fn tgbs(&self) -> Api<TargetGroupBinding> {
@@ -316,8 +334,8 @@ impl Controller {
             .env("KUBECONFIG", env.api.kubeconfig_path())
             .env("AWS_ENDPOINT_URL", env.moto.endpoint())
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ACCESS_KEY_ID", secrets::AWS_ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", secrets::AWS_SECRET_ACCESS_KEY)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("POD_NAME", identity)
             .env("POD_NAMESPACE", NS)
@@ -359,6 +377,7 @@ impl Controller {
 impl Drop for Controller {
     fn drop(&mut self) {
         self.kill();
+        tgbind_testkit::logs::keep_log(&self.log, "controller");
     }
 }
 

@@ -11,7 +11,7 @@ use tgbind_aws::{AwsError, ErrorKind, HealthState, Target, TargetHealth};
 use tgbind_controller::aws::TargetGroupApi;
 use tgbind_controller::metrics::Metrics;
 use tgbind_controller::reconcile::Settings;
-use tgbind_controller::run::{build, Scope};
+use tgbind_controller::run::{build, AwsBackends, Scope};
 
 use super::Env;
 
@@ -127,7 +127,7 @@ pub async fn start_in_process_with(env: &Env, elb: Arc<ScriptedElb>, settings: S
         env.client.clone(),
         Scope::default(),
         env.slices.clone(),
-        elb,
+        AwsBackends { elb, networking: None },
         metrics.clone(),
         settings,
         4,

@@ -159,7 +159,8 @@ impl Workdir {
     }
 
     pub fn terraform_with_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
-        let out: Output = Command::new(&self.tf.bin)
+        let mut command = Command::new(&self.tf.bin);
+        command
             .args(args)
             .current_dir(self.path())
             .env_clear()
@@ -168,9 +169,15 @@ impl Workdir {
             .env("TF_CLI_CONFIG_FILE", self.path().join("cli.tfrc"))
             .env("CHECKPOINT_DISABLE", "1")
             .env("TF_IN_AUTOMATION", "1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", tgbind_testkit::secrets::AWS_ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", tgbind_testkit::secrets::AWS_SECRET_ACCESS_KEY)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        // In the full suite (scripts/test.sh), Terraform's and the provider's debug logs are kept for
+        // the secret scan; a test's own TF_LOG settings (extra_env) still win.
+        if let Some(path) = tgbind_testkit::logs::kept_log_path("terraform") {
+            command.env("TF_LOG", "debug").env("TF_LOG_PATH", path);
+        }
+        let out: Output = command
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra_env.iter().copied())
             .output()
