@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Fails if any log the test suite kept contains a credential or token.
 
-scripts/test.sh runs the suite with TGBIND_TEST_LOGS set: the cargo test output, every controller,
-kube-apiserver and Terraform (+ provider, TF_LOG=debug) log the tests produce, and the walkthroughs'
-logs land there. The suite uses the distinctive credentials of testkit/src/secrets.rs everywhere, so
-finding one of them (or any private key) in a log means something logged a secret.
+scripts/test.sh runs the suite with TGBIND_TEST_LOGS set: the cargo test output, the logs of every
+controller, kube-apiserver, moto_server and provider process the tests start (Terraform, and the
+provider under it, at TF_LOG=debug), and the walkthroughs' logs land there. The suite uses the
+distinctive credentials of testkit/src/secrets.rs everywhere, so finding one of them (or any private
+key) in a log means something logged a secret.
 
 Usage: scan-logs.py DIR        scan every file under DIR
        scan-logs.py --self-test  show that a planted secret is found and a clean log passes
@@ -18,7 +19,7 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRETS_RS = os.path.join(ROOT, "testkit/src/secrets.rs")
 # Each kind of log the scan must have seen, so an empty or partial directory cannot pass.
-EXPECTED_KINDS = ["cargo-test", "controller-", "kube-apiserver-", "terraform-", "quickstart-", "cluster-migration-"]
+EXPECTED_KINDS = ["cargo-test", "controller-", "kube-apiserver-", "terraform-", "provider-", "moto-", "quickstart-", "cluster-migration-"]
 PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 

@@ -164,7 +164,7 @@ async fn debug_mode_prints_reattach_config_that_terraform_uses() {
     let mut child = Command::new(BIN)
         .arg("--debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(tgbind_testkit::logs::kept_or_null("provider"))
         .spawn()
         .unwrap();
     let mut reattach = None;

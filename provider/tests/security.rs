@@ -22,6 +22,8 @@ fn trace_logs_hold_no_credentials() {
         ("AWS_SESSION_TOKEN", SESSION),
         ("TF_LOG", "TRACE"),
         ("TF_LOG_PROVIDER", "trace"),
+        // To stderr, where this test reads them (the suite-wide scan points TF_LOG_PATH elsewhere).
+        ("TF_LOG_PATH", ""),
     ];
     let mut logs = String::new();
     for args in [

@@ -14,6 +14,13 @@ pub fn kept_log_path(label: &str) -> Option<PathBuf> {
     Some(dir.join(format!("{label}-{}-{n}.log", std::process::id())))
 }
 
+/// Where a process's stderr goes: a fresh kept log, or nowhere when logs are not kept.
+pub fn kept_or_null(label: &str) -> std::process::Stdio {
+    kept_log_path(label)
+        .and_then(|p| std::fs::File::create(p).ok())
+        .map_or_else(std::process::Stdio::null, std::process::Stdio::from)
+}
+
 /// Copies `log` into the kept-logs directory (nothing when logs are not kept or `log` is missing).
 pub fn keep_log(log: &Path, label: &str) {
     if let Some(to) = kept_log_path(label) {

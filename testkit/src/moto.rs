@@ -38,7 +38,7 @@ impl Moto {
         let child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(crate::logs::kept_or_null("moto"))
             .spawn()
             .expect("start moto_server");
         let moto = Moto { child, port };

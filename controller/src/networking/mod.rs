@@ -232,6 +232,13 @@ impl SecurityGroupRules {
         };
         let current = self.api.shared_rules(group).await?;
         let changes = plan_group(&desired, &current, may_revoke);
+        if !may_revoke && !current.is_subset(&desired) {
+            info!(
+                group,
+                kept = current.difference(&desired).count(),
+                "unneeded security group rules kept until every binding with networking has synced"
+            );
+        }
         if !changes.authorize.is_empty() {
             self.api.authorize(group, &changes.authorize).await?;
             self.metrics.security_group_rules_authorized.inc_by(changes.authorize.len() as u64);

@@ -87,7 +87,7 @@ impl PluginProcess {
             .env("AWS_SECRET_ACCESS_KEY", tgbind_testkit::secrets::AWS_SECRET_ACCESS_KEY)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(tgbind_testkit::logs::kept_or_null("provider"))
             .spawn()
             .unwrap();
         let mut line = String::new();
