@@ -7,7 +7,8 @@
 #   local-apiserver.sh restart-apiserver DIR
 #                                  restarts kube-apiserver alone on the same port, etcd untouched (tests
 #                                  of broken watches). APISERVER_EXTRA_ARGS adds flags (start and
-#                                  restart), e.g. --watch-cache=false so watches go to etcd directly.
+#                                  restart), e.g. --watch-cache=false so watches go to etcd directly;
+#                                  APISERVER_DOWN_SECONDS keeps it down that long (an outage).
 #   local-apiserver.sh compact DIR compacts etcd at its current revision, so watches resuming from an
 #                                  older resourceVersion get 410 Gone.
 # Binaries come from scripts/build-kube-apiserver.sh.
@@ -62,6 +63,8 @@ if [ "$cmd" = restart-apiserver ]; then
   for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # An outage of a set length (APISERVER_DOWN_SECONDS), e.g. longer than a lease.
+  sleep "${APISERVER_DOWN_SECONDS:-0}"
   launch_apiserver
   echo $! >"$R/apiserver.pid"
   wait_ready

@@ -2,7 +2,7 @@
 //! read what the target group holds, write the difference (deregister first, then register), and
 //! report it in status and events. Decisions are in `desired` and `status`; this file does the I/O.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,7 +65,12 @@ pub struct Context {
     /// Security-group rules for `spec.networking`; `None` where EC2 is not available (tests of
     /// the ELB model alone), and bindings asking for rules are then told so.
     pub networking: Option<Arc<SecurityGroupRules>>,
+    /// Named container ports of the pods behind each binding's endpoints (see `container_ports`).
+    pub named_ports: NamedPortCache,
 }
+
+/// Per binding: (pod name, address) -> the pod's named container ports.
+pub type NamedPortCache = std::sync::Mutex<HashMap<String, HashMap<(String, String), Vec<(String, i32)>>>>;
 
 #[cfg(test)]
 mod tests {
@@ -502,7 +507,7 @@ async fn sync_networking(
             let ports = if names.is_empty() {
                 Default::default()
             } else {
-                container_ports(ctx, &tgb.namespace().unwrap_or_default(), slices, &names).await
+                container_ports(ctx, &key, &tgb.namespace().unwrap_or_default(), slices, &names).await
             };
             network_rules::permissions(networking, |name| ports.get(name).cloned().unwrap_or_default())
                 .map_err(|e| Problem::new("PortNotFound", e, Retry::Backoff))?
@@ -524,35 +529,54 @@ async fn sync_networking(
         .map_err(networking_problem)
 }
 
-/// Container port numbers by name, over the pods behind the Service's ready endpoints (read only
-/// when a rule names a port).
+/// Container port numbers by name, over the pods behind the Service's endpoints (used only when a
+/// rule names a port). A pod's container ports never change, so each pod is read once while it
+/// backs the binding: the cache is keyed by pod name and address and pruned to the current ones.
 async fn container_ports(
     ctx: &Context,
+    binding: &str,
     ns: &str,
     slices: &[Arc<EndpointSliceObject>],
     names: &BTreeSet<String>,
 ) -> std::collections::BTreeMap<String, BTreeSet<i32>> {
-    let pod_names: BTreeSet<&str> = slices
+    let backing: BTreeSet<(String, String)> = slices
         .iter()
         .flat_map(|s| &s.slice.endpoints)
         .filter(|ep| ep.conditions.terminating != Some(true))
-        .filter_map(endpoint_pod)
+        .filter_map(|ep| Some((endpoint_pod(ep)?.to_string(), ep.addresses.first()?.clone())))
         .collect();
+    let mut known: HashMap<(String, String), Vec<(String, i32)>> = {
+        let cache = ctx.named_ports.lock().unwrap();
+        let cached = cache.get(binding);
+        backing
+            .iter()
+            .filter_map(|key| Some((key.clone(), cached?.get(key)?.clone())))
+            .collect()
+    };
+    let missing: Vec<(String, String)> = backing.iter().filter(|k| !known.contains_key(*k)).cloned().collect();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
-    let reads = futures::future::join_all(pod_names.into_iter().map(|name| {
+    let reads = futures::future::join_all(missing.into_iter().map(|key| {
         let pods = pods.clone();
-        async move { pods.get_opt(name).await }
+        async move { (pods.get_opt(&key.0).await, key) }
     }))
     .await;
-    let mut out: std::collections::BTreeMap<String, BTreeSet<i32>> = Default::default();
-    for pod in reads.into_iter().filter_map(|r| r.ok().flatten()) {
+    for (read, key) in reads {
+        // A pod that cannot be read now is read again next time.
+        let Ok(Some(pod)) = read else { continue };
         let containers = pod.spec.iter().flat_map(|s| &s.containers);
-        for port in containers.flat_map(|c| c.ports.iter().flatten()) {
-            if let Some(name) = port.name.as_ref().filter(|n| names.contains(*n)) {
-                out.entry(name.clone()).or_default().insert(port.container_port);
-            }
+        let ports = containers
+            .flat_map(|c| c.ports.iter().flatten())
+            .filter_map(|p| Some((p.name.clone()?, p.container_port)))
+            .collect();
+        known.insert(key, ports);
+    }
+    let mut out: std::collections::BTreeMap<String, BTreeSet<i32>> = Default::default();
+    for (name, number) in known.values().flatten() {
+        if names.contains(name) {
+            out.entry(name.clone()).or_default().insert(*number);
         }
     }
+    ctx.named_ports.lock().unwrap().insert(binding.to_string(), known);
     out
 }
 
@@ -719,6 +743,7 @@ async fn cleanup(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Action, Erro
 /// binding's needs are known (just after a restart) the finalizer stays and this is retried.
 async fn forget_networking(tgb: &TargetGroupBinding, ctx: &Context, registered: &[Target]) -> Result<(), Error> {
     let key = binding_key(tgb);
+    ctx.named_ports.lock().unwrap().remove(&key);
     let Some(rules) = &ctx.networking else { return Ok(()) };
     if !wants_rules(tgb) && !rules.knows(&key) {
         return Ok(());

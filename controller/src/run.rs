@@ -289,6 +289,7 @@ pub fn build(
         slices_by_service,
         slice_resource: slice_resource.clone(),
         networking: aws.networking,
+        named_ports: Default::default(),
     });
 
     // A Service or slice event wakes the bindings that use that Service, found in the index.

@@ -170,8 +170,8 @@ async fn losing_the_lease_in_an_outage_stands_by_instead_of_exiting() {
         env.targets(&arn).await == set(&["10.31.0.1:8080"])
     })
     .await;
-    // The restart takes ~6 s, the test lease 4 s.
-    env.api.restart();
+    // Down for 6 s: longer than the test lease (4 s).
+    env.api.restart_after_outage(6);
     env.slice("web-a", "web", "http", 8080, &[("10.31.0.2", true)]).await;
     wait_for("converged after leading again", Duration::from_secs(30), || async {
         env.targets(&arn).await == set(&["10.31.0.2:8080"])

@@ -348,3 +348,36 @@ async fn instance_targets_moto_rules_land_on_the_nodes_primary_interface_group()
     env.tgbs().delete("web", &DeleteParams::default()).await.unwrap();
     wait_rules(&net, &node_group, &BTreeSet::new(), &controller).await;
 }
+
+#[tokio::test]
+async fn named_port_moto_resolves_to_the_pods_container_port() {
+    let env = Env::start().await;
+    let net = Network::of(&env).await;
+    let nodes = net.group("named-nodes", &[]).await;
+    let lb = net.group("named-lb", &[]).await;
+    let ip = net.pod_interface(30, &[&nodes]).await;
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(env.client.clone(), support::NS);
+    let pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "metrics-0", "labels": { "app": "metrics" } },
+        "spec": { "containers": [{ "name": "app", "image": "registry.invalid/app:1",
+            "ports": [{ "name": "http", "containerPort": 8080 }, { "name": "metrics", "containerPort": 9102 }] }] },
+    }))
+    .unwrap();
+    pods.create(&Default::default(), &pod).await.unwrap();
+    let arn = env.target_group("metrics").await;
+    env.service("metrics", &[("http", 80, 8080)]).await;
+    env.slice_of_pods("metrics-1", "metrics", 8080, &[(&ip, "metrics-0", true, false)])
+        .await;
+    let controller = support::Controller::start(&env, "named-port", &[]);
+    env.binding(
+        "metrics",
+        json!({
+            "serviceRef": { "name": "metrics", "port": 80 }, "targetGroupARN": arn, "targetType": "ip",
+            "networking": { "ingress": [{ "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "port": "metrics" }] }] },
+        }),
+    )
+    .await;
+    wait_rules(&net, &nodes, &shared(&[format!("tcp 9102-9102 {lb}")]), &controller).await;
+    assert_eq!(env.targets(&arn).await, set(&[&format!("{ip}:8080")]));
+}

@@ -76,11 +76,21 @@ impl ApiServer {
 
     /// Restarts with extra kube-apiserver flags (kept until the next restart).
     pub fn restart_with(&self, flags: &str) {
+        self.restart_full(flags, 0);
+    }
+
+    /// Stops kube-apiserver for at least `down_seconds` before starting it again.
+    pub fn restart_after_outage(&self, down_seconds: u32) {
+        self.restart_full("", down_seconds);
+    }
+
+    fn restart_full(&self, flags: &str, down_seconds: u32) {
         let out = Command::new("bash")
             .arg(SCRIPT)
             .arg("restart-apiserver")
             .arg(self.dir.path())
             .env("APISERVER_EXTRA_ARGS", flags)
+            .env("APISERVER_DOWN_SECONDS", down_seconds.to_string())
             .output()
             .unwrap();
         assert!(
