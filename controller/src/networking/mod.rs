@@ -47,8 +47,8 @@ struct State {
     group_of_target: HashMap<String, BTreeMap<String, String>>,
     /// Tag keys of groups met on interfaces with several groups.
     tags: HashMap<String, BTreeSet<String>>,
-    /// Rules last confirmed on each group (exactly the aggregate), and when.
-    confirmed: HashMap<String, (BTreeSet<Permission>, Instant)>,
+    /// The managed rules each group held after our last read and writes, and when.
+    held: HashMap<String, (BTreeSet<Permission>, Instant)>,
 }
 
 pub struct SecurityGroupRules {
@@ -221,10 +221,11 @@ impl SecurityGroupRules {
         let desired = {
             let state = self.state.lock().unwrap();
             let desired = aggregate(group, state.needs.values());
-            let fresh = state
-                .confirmed
-                .get(group)
-                .is_some_and(|(rules, at)| rules == &desired && at.elapsed() < self.reread);
+            // What we last saw the group hold still serves: everything needed is there, and
+            // nothing unneeded unless revocation has to wait anyway.
+            let fresh = state.held.get(group).is_some_and(|(held, at)| {
+                at.elapsed() < self.reread && desired.is_subset(held) && (!may_revoke || held.is_subset(&desired))
+            });
             if fresh {
                 return Ok(());
             }
@@ -249,13 +250,12 @@ impl SecurityGroupRules {
             self.metrics.security_group_rules_revoked.inc_by(changes.revoke.len() as u64);
             info!(group, rules = %listed(&changes.revoke), "security group rules revoked");
         }
-        let mut state = self.state.lock().unwrap();
-        if current.is_subset(&desired) || may_revoke {
-            state.confirmed.insert(group.to_string(), (desired, Instant::now()));
-        } else {
-            // Unneeded rules are still there: look again next time.
-            state.confirmed.remove(group);
-        }
+        let held: BTreeSet<Permission> = current
+            .into_iter()
+            .chain(changes.authorize)
+            .filter(|r| !changes.revoke.contains(r))
+            .collect();
+        self.state.lock().unwrap().held.insert(group.to_string(), (held, Instant::now()));
         Ok(())
     }
 }
@@ -276,6 +276,7 @@ mod tests {
         interfaces: BTreeMap<String, Vec<String>>,
         rules: Mutex<BTreeMap<String, BTreeSet<Permission>>>,
         lookups: Mutex<usize>,
+        reads: Mutex<usize>,
     }
 
     #[async_trait]
@@ -294,6 +295,7 @@ mod tests {
             Ok(BTreeMap::new())
         }
         async fn shared_rules(&self, group: &str) -> Result<BTreeSet<Permission>, AwsError> {
+            *self.reads.lock().unwrap() += 1;
             Ok(self.rules.lock().unwrap().get(group).cloned().unwrap_or_default())
         }
         async fn authorize(&self, group: &str, rules: &[Permission]) -> Result<(), AwsError> {
@@ -346,16 +348,24 @@ mod tests {
         let (ec2, rules) = manager();
         // A rule left by a binding whose needs are not known yet (just after a restart).
         ec2.rules.lock().unwrap().insert("sg-nodes".into(), port(9000));
-        rules
-            .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), false)
-            .await
-            .unwrap();
+        for _ in 0..3 {
+            rules
+                .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), false)
+                .await
+                .unwrap();
+        }
         assert_eq!(held(&ec2), port(80).union(&port(9000)).cloned().collect());
+        assert_eq!(
+            *ec2.reads.lock().unwrap(),
+            1,
+            "while revocation waits, the group is not read at every sync"
+        );
         rules
             .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), true)
             .await
             .unwrap();
         assert_eq!(held(&ec2), port(80));
+        assert_eq!(*ec2.reads.lock().unwrap(), 2);
     }
 
     #[tokio::test]
