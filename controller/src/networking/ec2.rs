@@ -47,7 +47,7 @@ impl Ec2 {
         }
     }
 
-    /// One page of DescribeNetworkInterfaces: (address, vpc, groups) for every address of every interface.
+    /// DescribeNetworkInterfaces, every page: (address, vpc, groups) for each address of each interface.
     async fn interfaces(&self, filters: Vec<Filter>) -> Result<Vec<(String, String, Vec<String>)>, AwsError> {
         let mut out = Vec::new();
         let mut token = None;

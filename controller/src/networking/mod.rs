@@ -55,8 +55,8 @@ pub struct SecurityGroupRules {
     api: Arc<dyn SecurityGroupApi>,
     metrics: Arc<Metrics>,
     cluster_name: String,
-    /// A group whose rules were confirmed less than this long ago is not read again unless what
-    /// the bindings need of it changed (drift in EC2 is healed at this pace).
+    /// A group read less than this long ago is not read again while what it held still serves
+    /// (drift in EC2 is healed at this pace).
     reread: Duration,
     state: Mutex<State>,
     /// One writer per group: concurrent reconciles of bindings sharing a group take turns.
