@@ -2,12 +2,18 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_types::region::Region;
 use aws_types::SdkConfig;
 
 /// Attempts per call (first try included) for throttling and transient errors.
 pub const RETRY_MAX_ATTEMPTS: u32 = 8;
+
+/// An attempt without an answer in this time is abandoned and retried like any transient error:
+/// without it, one request lost on a half-dead connection holds a reconcile (or a Terraform
+/// operation) forever. ELBv2 and EC2 answer in well under a second.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Settings layered over the standard AWS chain (environment, shared config and profile, web
 /// identity for IRSA / Pod Identity, container and instance roles, `AWS_ENDPOINT_URL*`).
@@ -33,7 +39,13 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
         .with_max_attempts(RETRY_MAX_ATTEMPTS)
         .with_initial_backoff(Duration::from_millis(200))
         .with_max_backoff(Duration::from_secs(20));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }

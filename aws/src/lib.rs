@@ -6,7 +6,7 @@ mod config;
 mod errors;
 pub mod targets;
 
-pub use config::{load_sdk_config, AssumeRole, AwsSettings, RETRY_MAX_ATTEMPTS};
+pub use config::{load_sdk_config, AssumeRole, AwsSettings, ATTEMPT_TIMEOUT, RETRY_MAX_ATTEMPTS};
 pub use errors::{classify, error_code, error_message, ErrorKind};
 pub use targets::{AwsError, HealthState, Target, TargetHealth};
 
