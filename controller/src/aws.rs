@@ -27,40 +27,33 @@ impl ElbV2 {
     pub fn new(client: elbv2::Client, metrics: Arc<Metrics>) -> Self {
         Self { client, metrics }
     }
-
-    fn count<T>(&self, operation: &str, calls: usize, result: &Result<T, AwsError>) {
-        match result {
-            Ok(_) => self.metrics.aws_call(operation, "ok", calls as u64),
-            Err(e) => self.metrics.aws_call(operation, &e.code, 1),
-        }
-    }
 }
 
 #[async_trait]
 impl TargetGroupApi for ElbV2 {
     async fn describe_target_health(&self, arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
         let r = targets::describe_target_health(&self.client, arn).await;
-        self.count("DescribeTargetHealth", 1, &r);
+        self.metrics.aws_result("DescribeTargetHealth", 1, &r);
         r
     }
 
     async fn register_targets(&self, arn: &str, list: &[Target]) -> Result<(), AwsError> {
         let r = targets::register_targets(&self.client, arn, list).await;
         let calls = *r.as_ref().unwrap_or(&1);
-        self.count("RegisterTargets", calls, &r);
+        self.metrics.aws_result("RegisterTargets", calls, &r);
         r.map(|_| ())
     }
 
     async fn deregister_targets(&self, arn: &str, list: &[Target]) -> Result<(), AwsError> {
         let r = targets::deregister_targets(&self.client, arn, list).await;
         let calls = *r.as_ref().unwrap_or(&1);
-        self.count("DeregisterTargets", calls, &r);
+        self.metrics.aws_result("DeregisterTargets", calls, &r);
         r.map(|_| ())
     }
 
     async fn target_group_arn_by_name(&self, name: &str) -> Result<Option<String>, AwsError> {
         let r = targets::target_group_arn_by_name(&self.client, name).await;
-        self.count("DescribeTargetGroups", 1, &r);
+        self.metrics.aws_result("DescribeTargetGroups", 1, &r);
         r
     }
 }

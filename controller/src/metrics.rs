@@ -138,6 +138,14 @@ impl Metrics {
             .inc_by(n);
     }
 
+    /// One AWS operation's outcome: `calls` requests on success (batched writes), or its error code.
+    pub fn aws_result<T>(&self, operation: &str, calls: usize, result: &Result<T, tgbind_aws::AwsError>) {
+        match result {
+            Ok(_) => self.aws_call(operation, "ok", calls as u64),
+            Err(e) => self.aws_call(operation, &e.code, 1),
+        }
+    }
+
     pub fn failed_attempt(&self, code: &str) {
         self.aws_failed_attempts.get_or_create(&CodeLabel { code: code.to_string() }).inc();
     }

@@ -40,42 +40,30 @@ impl Ec2 {
         Self { client, metrics }
     }
 
-    fn count<T>(&self, operation: &str, result: &Result<T, AwsError>) {
-        match result {
-            Ok(_) => self.metrics.aws_call(operation, "ok", 1),
-            Err(e) => self.metrics.aws_call(operation, &e.code, 1),
-        }
-    }
-
     /// DescribeNetworkInterfaces, every page: (address, vpc, groups) for each address of each interface.
     async fn interfaces(&self, filters: Vec<Filter>) -> Result<Vec<(String, String, Vec<String>)>, AwsError> {
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let r = self
-                .client
-                .describe_network_interfaces()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk(&e));
-            self.count("DescribeNetworkInterfaces", &r);
-            let page = r?;
-            for eni in page.network_interfaces() {
+        let mut pages = self
+            .client
+            .describe_network_interfaces()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk(&e));
+            self.metrics.aws_result("DescribeNetworkInterfaces", 1, &page);
+            for eni in page?.network_interfaces() {
                 let groups: Vec<String> = eni.groups().iter().filter_map(|g| g.group_id()).map(str::to_string).collect();
                 let vpc = eni.vpc_id().unwrap_or_default().to_string();
+                // The primary address is among `private_ip_addresses`, with the secondary ones.
                 let v4 = eni.private_ip_addresses().iter().filter_map(|a| a.private_ip_address());
                 let v6 = eni.ipv6_addresses().iter().filter_map(|a| a.ipv6_address());
-                for address in v4.chain(v6).chain(eni.private_ip_address()) {
+                for address in v4.chain(v6) {
                     out.push((address.to_string(), vpc.clone(), groups.clone()));
                 }
             }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
         }
+        Ok(out)
     }
 }
 
@@ -124,6 +112,7 @@ impl SecurityGroupApi for Ec2 {
         let wanted: BTreeSet<&String> = addresses.iter().collect();
         let mut out = BTreeMap::new();
         for (address, mut holders) in found.into_iter().filter(|(a, _)| wanted.contains(a)) {
+            holders.sort();
             holders.dedup();
             if holders.len() > 1 {
                 let vpcs: Vec<String> = holders.into_iter().map(|(v, _)| v).collect();
@@ -151,7 +140,7 @@ impl SecurityGroupApi for Ec2 {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk(&e));
-            self.count("DescribeInstances", &r);
+            self.metrics.aws_result("DescribeInstances", 1, &r);
             for instance in r?.reservations().iter().flat_map(|r| r.instances()) {
                 let Some(id) = instance.instance_id() else { continue };
                 // The primary interface (device 0) carries the node's groups; secondary ENIs of the
@@ -183,7 +172,7 @@ impl SecurityGroupApi for Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(&e));
-        self.count("DescribeSecurityGroups", &r);
+        self.metrics.aws_result("DescribeSecurityGroups", 1, &r);
         Ok(r?
             .security_groups()
             .iter()
@@ -202,7 +191,7 @@ impl SecurityGroupApi for Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(&e));
-        self.count("DescribeSecurityGroups", &r);
+        self.metrics.aws_result("DescribeSecurityGroups", 1, &r);
         let mut out = BTreeSet::new();
         let ours = |d: Option<&str>| d == Some(SHARED_DESCRIPTION);
         for p in r?.security_groups().iter().flat_map(|g| g.ip_permissions()) {
@@ -246,7 +235,7 @@ impl SecurityGroupApi for Ec2 {
             Err(e) if classify(&e) == ErrorKind::Duplicate => Ok(()),
             Err(e) => Err(AwsError::from_sdk(&e)),
         };
-        self.count("AuthorizeSecurityGroupIngress", &r);
+        self.metrics.aws_result("AuthorizeSecurityGroupIngress", 1, &r);
         r
     }
 
@@ -263,7 +252,7 @@ impl SecurityGroupApi for Ec2 {
             Err(e) if classify(&e) == ErrorKind::NotFound && e.as_service_error().is_some() => Ok(()),
             Err(e) => Err(AwsError::from_sdk(&e)),
         };
-        self.count("RevokeSecurityGroupIngress", &r);
+        self.metrics.aws_result("RevokeSecurityGroupIngress", 1, &r);
         r
     }
 }

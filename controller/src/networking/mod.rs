@@ -339,6 +339,10 @@ mod tests {
         let rules = SecurityGroupRules::new(ec2.clone(), Arc::new(Metrics::new()), String::new(), Duration::from_secs(600));
         (ec2, rules)
     }
+    /// Syncs `binding`'s ip targets asking tcp `n` from sg-lb.
+    async fn sync_ip(rules: &SecurityGroupRules, binding: &str, targets: &[&str], n: i32, may_revoke: bool) -> Result<(), NetworkingError> {
+        rules.sync(binding, TargetType::Ip, None, &ips(targets), port(n), may_revoke).await
+    }
     fn held(ec2: &ScriptedEc2) -> BTreeSet<Permission> {
         ec2.rules.lock().unwrap().get("sg-nodes").cloned().unwrap_or_default()
     }
@@ -349,10 +353,7 @@ mod tests {
         // A rule left by a binding whose needs are not known yet (just after a restart).
         ec2.rules.lock().unwrap().insert("sg-nodes".into(), port(9000));
         for _ in 0..3 {
-            rules
-                .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), false)
-                .await
-                .unwrap();
+            sync_ip(&rules, "ns/a", &["10.0.0.1"], 80, false).await.unwrap();
         }
         assert_eq!(held(&ec2), port(80).union(&port(9000)).cloned().collect());
         assert_eq!(
@@ -360,10 +361,7 @@ mod tests {
             1,
             "while revocation waits, the group is not read at every sync"
         );
-        rules
-            .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), true)
-            .await
-            .unwrap();
+        sync_ip(&rules, "ns/a", &["10.0.0.1"], 80, true).await.unwrap();
         assert_eq!(held(&ec2), port(80));
         assert_eq!(*ec2.reads.lock().unwrap(), 2);
     }
@@ -371,14 +369,8 @@ mod tests {
     #[tokio::test]
     async fn scripted_ec2_a_shared_rule_outlives_one_of_its_bindings() {
         let (ec2, rules) = manager();
-        rules
-            .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), true)
-            .await
-            .unwrap();
-        rules
-            .sync("ns/b", TargetType::Ip, None, &ips(&["10.0.0.2"]), port(80), true)
-            .await
-            .unwrap();
+        sync_ip(&rules, "ns/a", &["10.0.0.1"], 80, true).await.unwrap();
+        sync_ip(&rules, "ns/b", &["10.0.0.2"], 80, true).await.unwrap();
         rules.forget("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), true).await.unwrap();
         assert_eq!(held(&ec2), port(80));
         assert!(!rules.knows("ns/a"));
@@ -396,19 +388,10 @@ mod tests {
     #[tokio::test]
     async fn scripted_ec2_known_targets_cost_no_lookup_and_unresolved_ones_are_reported_after_the_rest() {
         let (ec2, rules) = manager();
-        rules
-            .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), true)
-            .await
-            .unwrap();
-        rules
-            .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), true)
-            .await
-            .unwrap();
+        sync_ip(&rules, "ns/a", &["10.0.0.1"], 80, true).await.unwrap();
+        sync_ip(&rules, "ns/a", &["10.0.0.1"], 80, true).await.unwrap();
         assert_eq!(*ec2.lookups.lock().unwrap(), 1);
-        let err = rules
-            .sync("ns/b", TargetType::Ip, None, &ips(&["10.0.0.2", "10.0.0.9"]), port(443), true)
-            .await
-            .unwrap_err();
+        let err = sync_ip(&rules, "ns/b", &["10.0.0.2", "10.0.0.9"], 443, true).await.unwrap_err();
         assert_eq!(
             err,
             NetworkingError::Unresolved("no network interface holds address 10.0.0.9".into())
