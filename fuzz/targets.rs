@@ -5,8 +5,8 @@
 
 use terraform_provider_elbv2::framework::plan::plan_change_with;
 use terraform_provider_elbv2::framework::{Diagnostics, ProviderDefinition};
-use terraform_provider_elbv2::provider_config::Elbv2Provider;
-use terraform_provider_elbv2::tfvalue::{decode_json, decode_msgpack, AttributePath, Type};
+use terraform_provider_elbv2::provider::Elbv2Provider;
+use terraform_provider_elbv2::tfvalue::{decode_json, decode_msgpack, Type};
 
 /// The DynamicValue decoders (msgpack and JSON), against every resource and data source schema
 /// type and the dynamic type; a decoded value must encode back.
@@ -33,20 +33,20 @@ pub fn plan(data: &[u8]) {
     let resources = provider.resources();
     let Some((&selector, rest)) = data.split_first() else { return };
     let resource = &resources[selector as usize % resources.len()];
-    let ty = resource.schema().value_type();
+    let schema = resource.schema();
+    let ty = schema.value_type();
     let split = rest.first().map_or(0, |&b| b as usize * rest.len() / 256);
     let (prior, config) = rest.split_at(split.min(rest.len()));
     let prior = decode_msgpack(prior, &ty).unwrap_or_default();
     let Ok(config) = decode_msgpack(config, &ty) else { return };
     let mut diags = Diagnostics::new();
-    resource.schema().block.validate(&config, &AttributePath::root(), &mut diags);
-    resource.validate(&config, &mut diags);
+    schema.validate(&config, &mut diags);
     let triggers = if prior.is_null() {
         Vec::new()
     } else {
         resource.replace_triggers(&prior, &config)
     };
-    let _ = plan_change_with(&resource.schema().block, &prior, &config, &config, triggers);
+    let _ = plan_change_with(&schema.block, &prior, &config, &config, triggers);
 }
 
 /// What the controller decodes from the API server: TargetGroupBindings (JSON and YAML),

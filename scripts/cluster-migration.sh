@@ -5,15 +5,8 @@
 # listener and target health throughout and fails the run if a target group that receives traffic
 # ever has no healthy target; after retiring A, group a must hold exactly cluster B's targets.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/env.sh
-ROOT=$PWD
-WORK=$(mktemp -d)
-source scripts/lib/demo.sh
-
-step "Setting up tools (cached in $TGBIND_CACHE)"
-bash scripts/setup.sh
-build_binaries
+source "$(dirname "$0")/lib/demo.sh"
+prepare
 
 MOTO_PID=""
 WATCHER_PID=""

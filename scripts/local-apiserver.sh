@@ -45,7 +45,7 @@ wait_ready() {
     curl -skf -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$API_PORT/readyz" >/dev/null && return 0
     sleep 0.1
   done
-  echo "kube-apiserver did not become ready; last log lines:" >&2
+  echo "kube-apiserver did not become ready within 60 s; log: $R/apiserver.log (last lines below)" >&2
   tail -20 "$R/apiserver.log" >&2
   return 1
 }
@@ -91,7 +91,17 @@ echo "$ADMIN_TOKEN,admin,admin,\"system:masters\"" >"$R/tokens.csv"
   --listen-peer-urls "http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
   --initial-cluster "default=http://127.0.0.1:$PEER_PORT" >"$R/etcd.log" 2>&1 &
 echo $! >"$R/etcd.pid"
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null && break; sleep 0.1; done
+etcd_up=""
+for _ in $(seq 300); do
+  curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null && { etcd_up=1; break; }
+  sleep 0.1
+done
+if [ -z "$etcd_up" ]; then
+  echo "etcd did not answer on port $ETCD_PORT within 30 s; log: $R/etcd.log (last lines below)" >&2
+  tail -n 20 "$R/etcd.log" >&2
+  stop
+  exit 1
+fi
 
 launch_apiserver
 echo $! >"$R/apiserver.pid"

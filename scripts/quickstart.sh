@@ -3,15 +3,8 @@
 # of examples/quickstart (ALB, HTTP listener, target group) with the elbv2 provider; tgbind-controller
 # binding a Service's endpoints into the target group through a TargetGroupBinding. Cleans up on exit.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/env.sh
-ROOT=$PWD
-WORK=$(mktemp -d)
-source scripts/lib/demo.sh
-
-step "Setting up tools (cached in $TGBIND_CACHE)"
-bash scripts/setup.sh
-build_binaries
+source "$(dirname "$0")/lib/demo.sh"
+prepare
 
 MOTO_PID=""
 cleanup() {

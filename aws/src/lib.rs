@@ -1,11 +1,13 @@
 //! AWS access shared by the tgbind provider and controller: one way to build configuration from
 //! the standard chain, one retry policy, and one classification of ELBv2 errors.
 
+pub mod arn;
 pub mod attempts;
 mod config;
 mod errors;
 pub mod targets;
 
+pub use arn::{Elbv2Arn, Elbv2Kind};
 pub use config::{load_sdk_config, AssumeRole, AwsSettings, ATTEMPT_TIMEOUT, RETRY_MAX_ATTEMPTS};
 pub use errors::{classify, error_code, error_message, ErrorKind};
 pub use targets::{AwsError, HealthState, Target, TargetHealth};

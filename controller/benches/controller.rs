@@ -9,8 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
-use serde_json::json;
-use support::{wait_for, Controller, Env};
+use support::{wait_for, Controller, Env, Spec};
 
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -46,11 +45,7 @@ async fn populate(env: &Env, prefix: &str, bindings: usize, endpoints: usize) ->
             let eps: Vec<(String, bool)> = (0..endpoints).map(|e| (ip(i, e), true)).collect();
             let eps_ref: Vec<(&str, bool)> = eps.iter().map(|(a, r)| (a.as_str(), *r)).collect();
             env.slice(&format!("{name}-a"), &name, "http", 8080, &eps_ref).await;
-            env.binding(
-                &name,
-                json!({ "serviceRef": { "name": name, "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-            )
-            .await;
+            env.binding(&name, Spec::ip(&name, 80, &arn)).await;
             arn
         })
         .buffered(16)

@@ -17,11 +17,10 @@ use std::time::{Duration, Instant};
 use futures::{stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
-use serde_json::json;
 use support::scripted::{start_in_process_with, ScriptedElb, ARN};
-use support::{wait_for, Env, NS};
+use support::{wait_for, Env, Spec, NS};
 use tgbind_aws::HealthState;
-use tgbind_controller::reconcile::Settings;
+use tgbind_controller::context::Settings;
 
 const GATE: &str = "target-health.elbv2.k8s.aws/web";
 const RECHECK: Duration = Duration::from_secs(5);
@@ -64,11 +63,7 @@ async fn main() {
         health_recheck: RECHECK,
     };
     start_in_process_with(&env, elb.clone(), settings).await;
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": ARN, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, ARN)).await;
     wait_for("all pods registered", Duration::from_secs(60), || async {
         elb.targets.lock().unwrap()[ARN].len() == pods
     })

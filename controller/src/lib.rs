@@ -1,14 +1,27 @@
 //! `tgbind-controller`: keeps the ready endpoints of a Service registered in the AWS target group a
 //! TargetGroupBinding names.
 //!
-//! - [`crd`]: the TargetGroupBinding resource (wire-compatible with `elbv2.k8s.aws/v1beta1`);
-//! - [`desired`] and [`status`]: pure decisions (targets wanted, writes needed, status to show);
-//! - [`reconcile`]: one binding's reconcile, the only place that writes to AWS;
-//! - [`run`]: watches and the controller loop; [`index`]: Service -> bindings; [`leader`]: Lease election;
+//! Pure decisions (no I/O, unit-tested):
+//! - [`crd`]: the TargetGroupBinding resource (wire-compatible with `elbv2.k8s.aws`);
+//! - [`validation`]: checks of a binding's spec before any AWS call;
+//! - [`desired`]: targets wanted and the writes that get a group there; [`status`]: the status shown;
+//! - [`readiness`]: pod readiness-gate conditions; [`nodes`]: which nodes serve instance targets;
+//! - [`networking::rules`]: security-group rules wanted by `spec.networking`.
+//!
+//! I/O:
+//! - [`reconcile`]: one binding's reconcile — target writes to ELB, the finalizer's cleanup,
+//!   readiness gates, status and events;
+//! - [`networking`]: security-group rules, the controller's EC2 writes (driven by `reconcile`);
+//! - [`ownership`]: the multi-cluster ownership ConfigMap;
 //! - [`aws`]: the ELB API behind a trait; [`endpoints`]: EndpointSlices of either served version;
+//! - [`run`]: watches, indexes ([`index`]) and the controller loop; [`leader`]: Lease election;
+//! - [`webhook`]: the optional readiness-gate admission webhook;
 //! - [`metrics`] and [`http`]: Prometheus metrics and health endpoints.
+//!
+//! [`context`] holds what every reconcile shares (clients, caches, settings) and its error type.
 
 pub mod aws;
+pub mod context;
 pub mod crd;
 pub mod desired;
 pub mod endpoints;
@@ -23,4 +36,5 @@ pub mod readiness;
 pub mod reconcile;
 pub mod run;
 pub mod status;
+pub mod validation;
 pub mod webhook;

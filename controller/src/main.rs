@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tgbind_controller::aws::ElbV2;
+use tgbind_controller::context::Settings;
 use tgbind_controller::http::Readiness;
 use tgbind_controller::leader::{Elector, LeaseConfig};
 use tgbind_controller::metrics::Metrics;
 use tgbind_controller::networking::{ec2::Ec2, SecurityGroupRules};
-use tgbind_controller::reconcile::Settings;
 use tgbind_controller::run::{build, AwsBackends, Scope};
 use tgbind_controller::{crd, endpoints, http};
 use tracing::{error, info, warn};

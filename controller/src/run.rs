@@ -15,11 +15,12 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
+use crate::context::{Context, Settings};
 use crate::crd::{TargetGroupBinding, TargetType};
 use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
 use crate::index::{bindings_by_arn, bindings_by_service, service_key, Index, Pending};
 use crate::nodes::{node_trigger, selector_matches, slim_node};
-use crate::reconcile::{error_policy, reconcile, Context};
+use crate::reconcile::{error_policy, reconcile};
 
 /// Where to watch: every namespace, or the listed ones. With exactly one namespace the watches are
 /// namespaced (a Role suffices); with several, the watch is cluster-wide and filtered here.
@@ -119,7 +120,7 @@ pub fn build(
     slice_resource: ApiResource,
     aws: AwsBackends,
     metrics: Arc<crate::metrics::Metrics>,
-    settings: crate::reconcile::Settings,
+    settings: Settings,
     workers: u16,
 ) -> Running {
     let wc = watcher::Config::default();

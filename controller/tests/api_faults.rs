@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{set, wait_for, Env, NS};
+use support::{wait_for, Env, Spec, NS};
 
 /// Sends a signal to the controller process (`STOP` freezes it, `CONT` thaws it).
 fn signal(controller: &support::Controller, name: &str) {
@@ -33,15 +33,9 @@ async fn apiserver_restarts_watch_expiry_and_conflicts() {
         "api-faults",
         &[("LOG_LEVEL", "info,kube_runtime=debug"), ("LEADER_ELECT", "false")],
     );
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
-    wait_for("registered", Duration::from_secs(20), || async {
-        env.targets(&arn).await == set(&["10.30.0.1:8080"])
-    })
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn)).await;
+    env.wait_for_targets("registered", Duration::from_secs(20), &arn, &["10.30.0.1:8080"])
+        .await;
 
     // 1. The apiserver restarts (killed, not drained): watches break and reconnect.
     let started = std::time::Instant::now();
@@ -50,9 +44,12 @@ async fn apiserver_restarts_watch_expiry_and_conflicts() {
     env.slice("web-a", "web", "http", 8080, &[("10.30.0.1", true), ("10.30.0.2", true)])
         .await;
     let changed = std::time::Instant::now();
-    wait_for("converged after an apiserver restart", Duration::from_secs(30), || async {
-        env.targets(&arn).await == set(&["10.30.0.1:8080", "10.30.0.2:8080"])
-    })
+    env.wait_for_targets(
+        "converged after an apiserver restart",
+        Duration::from_secs(30),
+        &arn,
+        &["10.30.0.1:8080", "10.30.0.2:8080"],
+    )
     .await;
     println!(
         "apiserver restart: back up in {:.1} s; the change made then was registered {:.1} s later",
@@ -83,9 +80,12 @@ async fn apiserver_restarts_watch_expiry_and_conflicts() {
     let log_before_thaw = controller.logs().len();
     signal(&controller, "CONT");
     let thawed = std::time::Instant::now();
-    wait_for("converged after watch expiry", Duration::from_secs(30), || async {
-        env.targets(&arn).await == set(&["10.30.0.2:8080", "10.30.0.3:8080"])
-    })
+    env.wait_for_targets(
+        "converged after watch expiry",
+        Duration::from_secs(30),
+        &arn,
+        &["10.30.0.2:8080", "10.30.0.3:8080"],
+    )
     .await;
     println!(
         "watch expiry: converged {:.1} s after the controller was thawed",
@@ -94,11 +94,8 @@ async fn apiserver_restarts_watch_expiry_and_conflicts() {
 
     // 3. Conflicts: another actor keeps editing a new binding's finalizers and annotations while the
     //    controller adds its finalizer and writes status.
-    env.binding(
-        "contested",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": env.target_group("contested").await, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("contested", Spec::ip("web", 80, &env.target_group("contested").await))
+        .await;
     for i in 0..40 {
         let patch = json!({ "metadata": {
             "annotations": { "example.com/edit": i.to_string() },
@@ -162,22 +159,14 @@ async fn losing_the_lease_in_an_outage_stands_by_instead_of_exiting() {
     env.service("web", &[("http", 80, 8080)]).await;
     env.slice("web-a", "web", "http", 8080, &[("10.31.0.1", true)]).await;
     let mut controller = env.controller("outage");
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
-    wait_for("registered", Duration::from_secs(20), || async {
-        env.targets(&arn).await == set(&["10.31.0.1:8080"])
-    })
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn)).await;
+    env.wait_for_targets("registered", Duration::from_secs(20), &arn, &["10.31.0.1:8080"])
+        .await;
     // Down for 6 s: longer than the test lease (4 s).
     env.api.restart_after_outage(6);
     env.slice("web-a", "web", "http", 8080, &[("10.31.0.2", true)]).await;
-    wait_for("converged after leading again", Duration::from_secs(30), || async {
-        env.targets(&arn).await == set(&["10.31.0.2:8080"])
-    })
-    .await;
+    env.wait_for_targets("converged after leading again", Duration::from_secs(30), &arn, &["10.31.0.2:8080"])
+        .await;
     let logs = controller.logs();
     assert!(logs.contains("standing by to lead again"), "the lease was not lost:\n{logs}");
     assert_eq!(logs.matches("became leader").count(), 2, "{logs}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{set, wait_for, Env, NS};
+use support::{set, wait_for, Env, Spec, NS};
 use tgbind_controller::crd::TargetGroupBinding;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -86,15 +86,9 @@ async fn registers_ready_endpoints_follows_scaling_and_cleans_up_on_delete() {
         .await;
     let _c = env.controller("solo");
 
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
-    wait_for("two targets registered", WAIT, || async {
-        env.targets(&arn).await == set(&["10.1.0.1:8080", "10.1.0.2:8080"])
-    })
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn)).await;
+    env.wait_for_targets("two targets registered", WAIT, &arn, &["10.1.0.1:8080", "10.1.0.2:8080"])
+        .await;
     wait_for("Ready=True with counts", WAIT, || async {
         let tgb = env.tgbs().get("web").await.unwrap();
         let s = tgb.status.unwrap_or_default();
@@ -128,33 +122,22 @@ async fn registers_ready_endpoints_follows_scaling_and_cleans_up_on_delete() {
         &[("10.1.0.1", true), ("10.1.0.2", false), ("10.1.0.3", true)],
     )
     .await;
-    wait_for("not-ready endpoint deregistered", WAIT, || async {
-        env.targets(&arn).await == set(&["10.1.0.1:8080", "10.1.0.3:8080"])
-    })
-    .await;
+    env.wait_for_targets("not-ready endpoint deregistered", WAIT, &arn, &["10.1.0.1:8080", "10.1.0.3:8080"])
+        .await;
     env.slice("web-a", "web", "http", 8080, &[("10.1.0.3", true)]).await;
-    wait_for("scale down to one", WAIT, || async {
-        env.targets(&arn).await == set(&["10.1.0.3:8080"])
-    })
-    .await;
+    env.wait_for_targets("scale down to one", WAIT, &arn, &["10.1.0.3:8080"]).await;
     // Scaled to zero: the slice's endpoints become null, and the group empties.
     env.slice("web-a", "web", "http", 8080, &[]).await;
     wait_for("scale to zero", WAIT, || async { env.targets(&arn).await.is_empty() }).await;
     env.slice("web-a", "web", "http", 8080, &[("10.1.0.3", true)]).await;
-    wait_for("back to one", WAIT, || async { env.targets(&arn).await == set(&["10.1.0.3:8080"]) }).await;
+    env.wait_for_targets("back to one", WAIT, &arn, &["10.1.0.3:8080"]).await;
 
     // Port by name selects the other Service port's endpoints.
     env.slice("web-admin", "web", "admin", 9091, &[("10.1.9.1", true)]).await;
-    env.binding(
-        "admin",
-        json!({ "serviceRef": { "name": "web", "port": "admin" }, "targetGroupARN": env.target_group("admin").await, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("admin", Spec::ip("web", "admin", &env.target_group("admin").await))
+        .await;
     let admin_arn = env.tgbs().get("admin").await.unwrap().spec.target_group_arn.unwrap();
-    wait_for("port by name", WAIT, || async {
-        env.targets(&admin_arn).await == set(&["10.1.9.1:9091"])
-    })
-    .await;
+    env.wait_for_targets("port by name", WAIT, &admin_arn, &["10.1.9.1:9091"]).await;
 
     // Delete: targets leave, then the finalizer goes and the object with it.
     env.tgbs().delete("web", &DeleteParams::default()).await.unwrap();
@@ -177,11 +160,7 @@ async fn missing_service_or_port_keeps_targets_and_says_why() {
     env.service("keep", &[("http", 80, 8080)]).await;
     env.slice("keep-a", "keep", "http", 8080, &[("10.2.0.1", true)]).await;
     let c = env.controller("solo");
-    env.binding(
-        "keep",
-        json!({ "serviceRef": { "name": "keep", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("keep", Spec::ip("keep", 80, &arn)).await;
     wait_for("registered", WAIT, || async { env.targets(&arn).await.len() == 1 }).await;
 
     env.delete_service("keep").await;
@@ -235,47 +214,23 @@ async fn bad_bindings_get_clear_conditions_and_do_not_disturb_others() {
         .replace("/good/", "/missing/")
         .replace(good_arn.rsplit('/').next().unwrap(), "0000000000000000");
     let cases = [
-        (
-            "bad-arn",
-            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": "app-tg", "targetType": "ip" }),
-            "InvalidSpec",
-        ),
-        (
-            "no-group",
-            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetType": "ip" }),
-            "InvalidSpec",
-        ),
-        (
-            "gone-group",
-            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": missing_tg, "targetType": "ip" }),
-            "TargetGroupNotFound",
-        ),
+        ("bad-arn", Spec::ip("svc", 80, "app-tg"), "InvalidSpec"),
+        ("no-group", Spec::ip("svc", 80, "").without("targetGroupARN"), "InvalidSpec"),
+        ("gone-group", Spec::ip("svc", 80, &missing_tg), "TargetGroupNotFound"),
         (
             // Instance targets need the Service's NodePort; this Service has none.
             "instance",
-            json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": env.target_group("inst").await, "targetType": "instance" }),
+            Spec::instance("svc", 80, &env.target_group("inst").await),
             "PortNotFound",
         ),
-        (
-            "no-port",
-            json!({ "serviceRef": { "name": "svc", "port": 443 }, "targetGroupARN": env.target_group("noport").await, "targetType": "ip" }),
-            "PortNotFound",
-        ),
+        ("no-port", Spec::ip("svc", 443, &env.target_group("noport").await), "PortNotFound"),
     ];
     for (name, spec, _) in &cases {
         env.binding(name, spec.clone()).await;
     }
-    env.binding(
-        "good",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": good_arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("good", Spec::ip("svc", 80, &good_arn)).await;
     // A second binding on the same group is refused rather than fighting the first.
-    env.binding(
-        "second",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": good_arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("second", Spec::ip("svc", 80, &good_arn)).await;
     for (name, _, reason) in &cases {
         wait_for(&format!("{name} reports {reason}"), WAIT, || async {
             env.ready(name).await == Some(("False".into(), reason.to_string()))
@@ -321,11 +276,7 @@ async fn target_group_deleted_out_of_band_shows_in_status_and_does_not_block_del
     env.service("svc", &[("http", 80, 8080)]).await;
     env.slice("svc-a", "svc", "http", 8080, &[("10.4.0.1", true)]).await;
     let _c = env.controller("solo");
-    env.binding(
-        "doomed",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("doomed", Spec::ip("svc", 80, &arn)).await;
     wait_for("registered", WAIT, || async { env.targets(&arn).await.len() == 1 }).await;
 
     env.elb.delete_target_group().target_group_arn(&arn).send().await.unwrap();
@@ -356,11 +307,7 @@ async fn two_controllers_elect_one_leader_and_the_standby_takes_over() {
     wait_for("b serves metrics", WAIT, || async { b.metrics().contains("tgbind_leader") }).await;
     assert!(!b.is_leader(), "only one leader");
 
-    env.binding(
-        "ha",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("ha", Spec::ip("svc", 80, &arn)).await;
     wait_for("registered by the leader", WAIT, || async { env.targets(&arn).await.len() == 1 }).await;
 
     a.kill();
@@ -398,11 +345,7 @@ async fn restart_with_everything_registered_writes_nothing() {
         env.service(&name, &[("http", 80, 8080)]).await;
         let eps: Vec<(&str, bool)> = ips.iter().map(|ip| (ip.as_str(), true)).collect();
         env.slice(&format!("{name}-a"), &name, "http", 8080, &eps).await;
-        env.binding(
-            &name,
-            json!({ "serviceRef": { "name": name, "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-        )
-        .await;
+        env.binding(&name, Spec::ip(&name, 80, &arn)).await;
         arns.push(arn);
     }
     let c = env.controller("restarted");

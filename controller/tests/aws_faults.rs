@@ -8,8 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use support::{wait_for, Controller, Env};
+use support::{wait_for, Controller, Env, Spec};
 use tgbind_testkit::faults::{FaultProxy, Faults};
 
 const SLICES: usize = 5;
@@ -70,11 +69,7 @@ async fn throttling_storm_during_a_500_endpoint_rollout() {
             ("BACKOFF_BASE", "200ms"),
         ],
     );
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn)).await;
     let first = desired(&generation);
     wait_for("500 targets registered", Duration::from_secs(60), || async {
         env.targets(&arn).await == first

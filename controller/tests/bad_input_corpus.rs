@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::core::GroupVersionKind;
-use serde_json::json;
-use support::{set, wait_for, Env, NS};
+use support::{set, wait_for, Env, Spec, NS};
 
 /// (file name, expectation, object) for every corpus file. `MISSING_ARN` becomes a well-formed ARN
 /// of a group that does not exist, one per file (two bindings naming one group are a conflict of
@@ -50,11 +49,7 @@ async fn every_invalid_binding_gets_a_clear_answer_and_disturbs_nothing() {
     env.slice("web-a", "web", "http", 8080, &[("10.40.0.1", true), ("10.40.0.2", true)])
         .await;
     let mut controller = env.controller("corpus");
-    env.binding(
-        "good",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": good_arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("good", Spec::ip("web", 80, &good_arn)).await;
     let healthy = set(&["10.40.0.1:8080", "10.40.0.2:8080"]);
     wait_for("the good binding registered", Duration::from_secs(20), || async {
         env.targets(&good_arn).await == healthy

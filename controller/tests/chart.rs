@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::{ApiResource, Discovery};
 use serde_json::json;
-use support::{set, wait_for, Env, NS};
+use support::{set, wait_for, Env, Spec, NS};
 use tgbind_testkit::moto::venv;
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/tgbind-controller");
@@ -86,14 +86,13 @@ async fn controller_works_under_exactly_the_charts_rbac() {
     env.service("svc", &[("http", 80, 8080)]).await;
     env.slice("svc-a", "svc", "http", 8080, &[("10.7.0.1", true)]).await;
     let c = support::Controller::start(&env, "rbac", &[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
-    env.binding(
-        "rbac",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
+    env.binding("rbac", Spec::ip("svc", 80, &arn)).await;
+    env.wait_for_targets(
+        "registered under the chart's RBAC",
+        Duration::from_secs(20),
+        &arn,
+        &["10.7.0.1:8080"],
     )
-    .await;
-    wait_for("registered under the chart's RBAC", Duration::from_secs(20), || async {
-        env.targets(&arn).await == set(&["10.7.0.1:8080"])
-    })
     .await;
     wait_for("status written", Duration::from_secs(10), || async {
         env.ready("rbac").await == Some(("True".into(), "Synced".into()))
@@ -111,11 +110,8 @@ async fn controller_works_under_exactly_the_charts_rbac() {
     assert_eq!(env.targets(&arn).await, set(&["10.7.0.1:8080", "10.7.0.2:8080"]));
     // A multi-cluster binding also writes and deletes its ownership ConfigMap.
     let shared = env.target_group("rbac-shared").await;
-    env.binding(
-        "rbac-multi",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": shared, "targetType": "ip", "multiClusterTargetGroup": true }),
-    )
-    .await;
+    env.binding("rbac-multi", Spec::ip("svc", 80, &shared).with("multiClusterTargetGroup", true))
+        .await;
     let records: Api<ConfigMap> = Api::namespaced(env.client.clone(), NS);
     wait_for(
         "ownership record written under the chart's RBAC",

@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
-use support::{wait_for, Env};
+use support::{wait_for, Env, Spec};
 use tgbind_aws::elbv2::types::TargetDescription;
 
 const KILLS: usize = 12;
@@ -42,11 +41,8 @@ async fn kill_9_at_random_points_converges_and_never_touches_another_clusters_ta
         }
     };
     write(0).await;
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip", "multiClusterTargetGroup": true }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn).with("multiClusterTargetGroup", true))
+        .await;
 
     // Watcher: the other cluster's targets must be in the group at every poll.
     let stop = Arc::new(AtomicBool::new(false));
@@ -55,13 +51,7 @@ async fn kill_9_at_random_points_converges_and_never_touches_another_clusters_ta
         let (elb, arn, foreign, stop, violations) = (env.elb.clone(), arn.clone(), foreign.clone(), stop.clone(), violations.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let out = elb.describe_target_health().target_group_arn(&arn).send().await.unwrap();
-                let now: BTreeSet<String> = out
-                    .target_health_descriptions()
-                    .iter()
-                    .filter_map(|d| d.target())
-                    .map(|t| format!("{}:{}", t.id().unwrap(), t.port().unwrap_or_default()))
-                    .collect();
+                let now = support::registered(&elb, &arn).await;
                 if !foreign.is_subset(&now) {
                     violations.lock().unwrap().push(format!("{now:?}"));
                 }

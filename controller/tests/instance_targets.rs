@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{wait_for, Env};
+use support::{wait_for, Env, Spec};
 
 fn targets(instances: &[&str], port: i32) -> BTreeSet<String> {
     instances.iter().map(|i| format!("{i}:{port}")).collect()
@@ -51,12 +51,7 @@ async fn eligible_nodes_are_registered_at_the_node_port_and_follow_node_changes(
     let controller = env.controller("instances");
     env.binding(
         "web",
-        json!({
-            "serviceRef": { "name": "web", "port": 80 },
-            "targetGroupARN": arn,
-            "targetType": "instance",
-            "nodeSelector": { "matchLabels": { "role": "web" } },
-        }),
+        Spec::instance("web", 80, &arn).with("nodeSelector", json!({ "matchLabels": { "role": "web" } })),
     )
     .await;
     wait_for("eligible web nodes registered", Duration::from_secs(20), || async {
@@ -89,11 +84,7 @@ async fn a_service_without_node_ports_keeps_targets_and_says_why() {
     env.service("web", &[("http", 80, 8080)]).await;
     env.node("web-1", "i-0000000000000001", &[], None, true).await;
     let _controller = env.controller("no-nodeport");
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "instance" }),
-    )
-    .await;
+    env.binding("web", Spec::instance("web", 80, &arn)).await;
     wait_for("PortNotFound with the reason", Duration::from_secs(20), || async {
         let tgb = env.tgbs().get("web").await.unwrap();
         let ready = tgb.status.and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Ready"));

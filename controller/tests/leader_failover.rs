@@ -8,8 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use support::{wait_for, Controller, Env};
+use support::{wait_for, Controller, Env, Spec};
 use tgbind_testkit::faults::FaultProxy;
 
 const LEASE: Duration = Duration::from_secs(4);
@@ -58,11 +57,7 @@ async fn killing_the_leader_mid_rollout_hands_over_within_the_lease_without_dupl
     let mut a = Controller::start(&env, "replica-a", &extra);
     wait_for("replica a leads", Duration::from_secs(10), || async { a.is_leader() }).await;
     let mut b = Controller::start(&env, "replica-b", &extra);
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn)).await;
     wait_for("200 targets registered", Duration::from_secs(30), || async {
         env.targets(&arn).await.len() == 200
     })

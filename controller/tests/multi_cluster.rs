@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
-use serde_json::json;
-use support::{wait_for, Env, NS};
+use support::{wait_for, Env, Spec, NS};
 
 fn targets(ips: &[&str]) -> BTreeSet<String> {
     ips.iter().map(|ip| format!("{ip}:8080")).collect()
@@ -33,13 +32,7 @@ impl Watcher {
         let task = tokio::spawn(async move {
             let mut polls = 0;
             while !s.load(Ordering::Relaxed) {
-                let out = elb.describe_target_health().target_group_arn(&arn).send().await.unwrap();
-                let now: BTreeSet<String> = out
-                    .target_health_descriptions()
-                    .iter()
-                    .filter_map(|d| d.target())
-                    .map(|t| format!("{}:{}", t.id().unwrap(), t.port().unwrap_or_default()))
-                    .collect();
+                let now = support::registered(&elb, &arn).await;
                 let missing: Vec<&String> = stable.difference(&now).collect();
                 if !missing.is_empty() {
                     v.lock().unwrap().push(format!("missing {missing:?} in {now:?}"));
@@ -85,14 +78,10 @@ async fn two_clusters_share_a_target_group_and_never_remove_each_others_targets(
     slice(&b, b_ips.clone()).await;
     let _controller_a = a.controller("cluster-a");
     let _controller_b = b.controller("cluster-b");
-    let spec = json!({
-        "serviceRef": { "name": "web", "port": 80 },
-        "targetGroupARN": arn,
-        "targetType": "ip",
-        "multiClusterTargetGroup": true,
-    });
-    a.binding("web", spec.clone()).await;
-    b.binding("web", spec).await;
+    a.binding("web", Spec::ip("web", 80, &arn).with("multiClusterTargetGroup", true))
+        .await;
+    b.binding("web", Spec::ip("web", 80, &arn).with("multiClusterTargetGroup", true))
+        .await;
     let union = |a_ips: &[&str], b_ips: &[&str]| targets(&[a_ips, b_ips].concat());
     let expected = union(&a_ips, &b_ips);
     wait_for("both clusters registered", Duration::from_secs(20), || async {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
-use support::{set, wait_for, Env};
+use support::{set, wait_for, Env, Spec};
 
 const SHARED: &str = "elbv2.k8s.aws/targetGroupBinding=shared";
 
@@ -180,21 +180,21 @@ async fn ip_targets_moto_rules_are_shared_between_bindings_and_revoked_only_when
 
     env.binding(
         "web",
-        json!({
-            "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": web_tg, "targetType": "ip",
-            "networking": { "ingress": [{ "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "protocol": "TCP", "port": 8080 }] }] },
-        }),
+        Spec::ip("web", 80, &web_tg).with(
+            "networking",
+            json!({ "ingress": [{ "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "protocol": "TCP", "port": 8080 }] }] }),
+        ),
     )
     .await;
     env.binding(
         "api",
-        json!({
-            "serviceRef": { "name": "api", "port": "http" }, "targetGroupARN": api_tg, "targetType": "ip",
-            "networking": { "ingress": [
+        Spec::ip("api", "http", &api_tg).with(
+            "networking",
+            json!({ "ingress": [
                 { "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "port": 8080 }] },
                 { "from": [{ "ipBlock": { "cidr": "10.0.0.0/8" } }], "ports": [] },
-            ]},
-        }),
+            ]}),
+        ),
     )
     .await;
 
@@ -242,10 +242,10 @@ async fn ip_targets_moto_rules_are_shared_between_bindings_and_revoked_only_when
     env.slice("orphan-1", "orphan", "http", 8080, &[("172.31.0.50", true)]).await;
     env.binding(
         "orphan",
-        json!({
-            "serviceRef": { "name": "orphan", "port": 80 }, "targetGroupARN": orphan_tg, "targetType": "ip",
-            "networking": { "ingress": [{ "from": [{ "ipBlock": { "cidr": "192.168.0.0/16" } }], "ports": [] }] },
-        }),
+        Spec::ip("orphan", 80, &orphan_tg).with(
+            "networking",
+            json!({ "ingress": [{ "from": [{ "ipBlock": { "cidr": "192.168.0.0/16" } }], "ports": [] }] }),
+        ),
     )
     .await;
     wait_for("orphan reports its unresolved target", Duration::from_secs(20), || async {
@@ -318,10 +318,10 @@ async fn instance_targets_moto_rules_land_on_the_nodes_primary_interface_group()
     let controller = env.controller("instance-networking");
     env.binding(
         "web",
-        json!({
-            "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "instance",
-            "networking": { "ingress": [{ "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "port": node_port }] }] },
-        }),
+        Spec::instance("web", 80, &arn).with(
+            "networking",
+            json!({ "ingress": [{ "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "port": node_port }] }] }),
+        ),
     )
     .await;
     let want = shared(&[format!("tcp {node_port}-{node_port} {lb}")]);
@@ -372,10 +372,10 @@ async fn named_port_moto_resolves_to_the_pods_container_port() {
     let controller = support::Controller::start(&env, "named-port", &[]);
     env.binding(
         "metrics",
-        json!({
-            "serviceRef": { "name": "metrics", "port": 80 }, "targetGroupARN": arn, "targetType": "ip",
-            "networking": { "ingress": [{ "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "port": "metrics" }] }] },
-        }),
+        Spec::ip("metrics", 80, &arn).with(
+            "networking",
+            json!({ "ingress": [{ "from": [{ "securityGroup": { "groupID": lb } }], "ports": [{ "port": "metrics" }] }] }),
+        ),
     )
     .await;
     wait_rules(&net, &nodes, &shared(&[format!("tcp 9102-9102 {lb}")]), &controller).await;

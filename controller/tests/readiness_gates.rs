@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use support::scripted::{start_in_process, ScriptedElb, ARN};
-use support::{set, wait_for, Env};
+use support::{wait_for, Env, Spec};
 use tgbind_aws::HealthState;
 
 const GATE: &str = "target-health.elbv2.k8s.aws/web";
@@ -38,16 +37,15 @@ async fn gated_pods_are_registered_before_ready_and_get_their_condition_moto() {
     )
     .await;
     let controller = env.controller("gates");
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn)).await;
     // Only the gated pod with ready containers joins the ready one: the others are not ready for
     // reasons of their own.
-    wait_for("gated pod registered", Duration::from_secs(20), || async {
-        env.targets(&arn).await == set(&["10.4.0.1:8080", "10.4.0.4:8080"])
-    })
+    env.wait_for_targets(
+        "gated pod registered",
+        Duration::from_secs(20),
+        &arn,
+        &["10.4.0.1:8080", "10.4.0.4:8080"],
+    )
     .await;
     // moto reports targets healthy at once: the gate turns True on the next health check.
     wait_for("gate condition True", Duration::from_secs(20), || async {
@@ -97,11 +95,7 @@ async fn scripted_elb_rolling_update_never_leaves_the_group_without_a_healthy_ta
     };
     write(endpoints.clone()).await;
     let metrics = start_in_process(&env, elb.clone()).await;
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": ARN, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, ARN)).await;
     wait_for("synced", Duration::from_secs(10), || async {
         env.ready("web").await.is_some_and(|r| r.0 == "True")
     })
@@ -216,11 +210,7 @@ async fn scripted_elb_group_not_in_use_lets_gates_pass_and_says_so() {
     env.pod("p", "10.7.0.1", Some(GATE), true, false).await;
     env.slice_of_pods("web-a", "web", 8080, &[("10.7.0.1", "p", false, false)]).await;
     start_in_process(&env, elb.clone()).await;
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": ARN, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, ARN)).await;
     wait_for("gate passes", Duration::from_secs(10), || async {
         env.pod_condition("p", GATE).await == Some(("True".into(), "TargetGroupNotInUse".into()))
     })

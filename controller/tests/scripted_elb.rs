@@ -7,9 +7,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use support::scripted::{error, start_in_process, ScriptedElb, ARN};
-use support::{wait_for, Env};
+use support::{wait_for, Env, Spec};
 use tgbind_aws::{ErrorKind, HealthState};
 
 #[tokio::test]
@@ -23,11 +22,7 @@ async fn scripted_elb_throttling_and_access_denied_show_in_status_and_recover_wi
     env.service("svc", &[("http", 80, 8080)]).await;
     env.slice("svc-a", "svc", "http", 8080, &[("10.8.0.1", true)]).await;
     let metrics = start_in_process(&env, elb.clone()).await;
-    env.binding(
-        "b",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": ARN, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("b", Spec::ip("svc", 80, ARN)).await;
 
     wait_for("Throttled in status", Duration::from_secs(10), || async {
         env.ready("b").await == Some(("False".into(), "Throttled".into()))
@@ -75,11 +70,7 @@ async fn scripted_elb_draining_targets_are_not_deregistered_twice_and_come_back(
     env.slice("svc-a", "svc", "http", 8080, &[("10.9.0.1", true), ("10.9.0.2", true)])
         .await;
     start_in_process(&env, elb.clone()).await;
-    env.binding(
-        "b",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": ARN, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("b", Spec::ip("svc", 80, ARN)).await;
     wait_for("synced", Duration::from_secs(10), || async {
         env.ready("b").await.is_some_and(|r| r.0 == "True")
     })
@@ -119,11 +110,7 @@ async fn scripted_elb_new_targets_turning_healthy_show_in_status_without_any_eve
     env.service("svc", &[("http", 80, 8080)]).await;
     env.slice("svc-a", "svc", "http", 8080, &[("10.10.0.1", true)]).await;
     start_in_process(&env, elb.clone()).await;
-    env.binding(
-        "b",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": ARN, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("b", Spec::ip("svc", 80, ARN)).await;
     wait_for("registered (initial)", Duration::from_secs(10), || async {
         env.tgbs()
             .get("b")

@@ -9,8 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::json;
-use support::{set, wait_for, Env};
+use support::{wait_for, Env, Spec};
 
 fn pascal(snake: &str) -> String {
     snake
@@ -96,15 +95,9 @@ async fn trace_logs_hold_no_credentials_or_tokens() {
             ("LOG_LEVEL", "trace"),
         ],
     );
-    env.binding(
-        "b",
-        json!({ "serviceRef": { "name": "svc", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
-    wait_for("registered", Duration::from_secs(20), || async {
-        env.targets(&arn).await == set(&["10.3.0.1:8080"])
-    })
-    .await;
+    env.binding("b", Spec::ip("svc", 80, &arn)).await;
+    env.wait_for_targets("registered", Duration::from_secs(20), &arn, &["10.3.0.1:8080"])
+        .await;
     env.tgbs().delete("b", &Default::default()).await.unwrap();
     wait_for("deregistered", Duration::from_secs(20), || async {
         env.targets(&arn).await.is_empty()

@@ -11,7 +11,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{wait_for, Env, NS};
+use support::{wait_for, Env, Spec, NS};
 use tgbind_testkit::moto::free_port;
 
 const GATE: &str = "target-health.elbv2.k8s.aws/web";
@@ -110,11 +110,7 @@ async fn gates_are_injected_into_selected_pods_of_labelled_namespaces() {
         .unwrap();
     let arn = env.target_group("webhook").await;
     env.service("web", &[("http", 80, 8080)]).await;
-    env.binding(
-        "web",
-        json!({ "serviceRef": { "name": "web", "port": 80 }, "targetGroupARN": arn, "targetType": "ip" }),
-    )
-    .await;
+    env.binding("web", Spec::ip("web", 80, &arn)).await;
 
     let selected = create_pod(&env, NS, "web-1", "web").await;
     assert_eq!(gates(&selected), vec![GATE.to_string()], "{:?}", controller.logs());

@@ -4,13 +4,14 @@
 
 use std::fmt::Write;
 
-use crate::framework::{Block, NestedBlock, Nesting, Presence, Schema};
+use crate::framework::{Block, ImportId, NestedBlock, Nesting, Presence, Schema};
 use crate::tfvalue::Type;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum PageKind {
     Provider,
-    Resource,
+    /// A resource, with how its objects are imported.
+    Resource(ImportId),
     DataSource,
 }
 
@@ -18,7 +19,7 @@ impl PageKind {
     fn title(self) -> &'static str {
         match self {
             PageKind::Provider => "Provider",
-            PageKind::Resource => "Resource",
+            PageKind::Resource(_) => "Resource",
             PageKind::DataSource => "Data Source",
         }
     }
@@ -49,10 +50,11 @@ pub fn render_page(kind: PageKind, name: &str, schema: &Schema, example: &str) -
         render_block(&mut out, &block, &format!("{title}."), &mut more);
         nested.extend(more);
     }
-    if kind == PageKind::Resource {
+    if let PageKind::Resource(id) = kind {
         let _ = writeln!(
             out,
-            "\n## Import\n\nImport by ARN:\n\n```shell\nterraform import {name}.example <arn>\n```"
+            "\n## Import\n\nImport by {}:\n\n```shell\nterraform import {name}.example {}\n```",
+            id.description, id.example
         );
     }
     out
@@ -183,8 +185,13 @@ mod tests {
             .attribute(Attribute::number("size").default(1).description("Size."))
             .attribute(Attribute::string("arn").computed().description("ARN."))
             .block(NestedBlock::list("rule", Block::new().attribute(Attribute::string("path").required())).min_items(1));
+        let import = ImportId {
+            description: "a thing ARN",
+            example: "arn:thing",
+            accepts: |_| true,
+        };
         let page = render_page(
-            PageKind::Resource,
+            PageKind::Resource(import),
             "elbv2_thing",
             &Schema::new(0, block),
             "resource \"elbv2_thing\" \"x\" {}\n",
@@ -196,6 +203,6 @@ mod tests {
         assert!(page.contains("### Optional\n\n- `size` (Number) Size."));
         assert!(page.contains("### Read-Only\n\n- `arn` (String) ARN."));
         assert!(page.contains("### Nested Schema for `rule`\n\n### Required\n\n- `path` (String)"));
-        assert!(page.contains("terraform import elbv2_thing.example <arn>"));
+        assert!(page.contains("Import by a thing ARN:\n\n```shell\nterraform import elbv2_thing.example arn:thing\n```"));
     }
 }

@@ -4,13 +4,15 @@
 //! - [`plugin`]: go-plugin process concerns (handshake, AutoMTLS, socket, Shutdown);
 //! - [`framework`]: the tfplugin6 service, schemas, validation and planning;
 //! - [`tfvalue`]: Terraform values and their msgpack/JSON encodings;
-//! - [`provider_config`] and [`resources`]: what this provider manages, in terms of the above.
+//! - [`provider`]: the provider block, configuring a [`context`] for the [`resources`] (which
+//!   list every resource and data source).
 
+pub mod context;
 pub mod docs;
 pub mod framework;
 pub mod plugin;
 pub mod proto;
-pub mod provider_config;
+pub mod provider;
 pub mod resources;
 pub mod tfvalue;
 

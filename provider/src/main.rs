@@ -2,7 +2,7 @@ use std::io::Write;
 
 use clap::Parser;
 use terraform_provider_elbv2::plugin::{handshake, serve, ServeOptions};
-use terraform_provider_elbv2::provider_config::Elbv2Provider;
+use terraform_provider_elbv2::provider::Elbv2Provider;
 use terraform_provider_elbv2::PROVIDER_ADDRESS;
 
 /// Terraform provider for AWS Elastic Load Balancing v2. Terraform starts it; run it yourself only

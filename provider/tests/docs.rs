@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use support::{terraforms, Moto, Workdir};
 use terraform_provider_elbv2::docs::{render_page, PageKind};
 use terraform_provider_elbv2::framework::{Block, ProviderDefinition};
-use terraform_provider_elbv2::provider_config::Elbv2Provider;
+use terraform_provider_elbv2::provider::Elbv2Provider;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -31,13 +31,14 @@ fn pages() -> Vec<(PathBuf, PathBuf, String)> {
         let name = r.type_name();
         let p = PathBuf::from(format!("resources/{name}/resource.tf"));
         let doc = PathBuf::from(format!("resources/{}.md", name.trim_start_matches("elbv2_")));
-        out.push((doc, p.clone(), render_page(PageKind::Resource, name, r.schema(), &example(&p))));
+        let page = render_page(PageKind::Resource(r.import_id()), name, &r.schema(), &example(&p));
+        out.push((doc, p.clone(), page));
     }
     for d in provider.data_sources() {
         let name = d.type_name();
         let p = PathBuf::from(format!("data-sources/{name}/data-source.tf"));
         let doc = PathBuf::from(format!("data-sources/{}.md", name.trim_start_matches("elbv2_")));
-        out.push((doc, p.clone(), render_page(PageKind::DataSource, name, d.schema(), &example(&p))));
+        out.push((doc, p.clone(), render_page(PageKind::DataSource, name, &d.schema(), &example(&p))));
     }
     out
 }
@@ -74,13 +75,13 @@ fn every_page_lists_every_argument_and_attribute() {
         provider
             .resources()
             .iter()
-            .map(|r| (format!("resources/{}.md", &r.type_name()[6..]), r.schema().clone())),
+            .map(|r| (format!("resources/{}.md", &r.type_name()[6..]), r.schema())),
     );
     schemas.extend(
         provider
             .data_sources()
             .iter()
-            .map(|d| (format!("data-sources/{}.md", &d.type_name()[6..]), d.schema().clone())),
+            .map(|d| (format!("data-sources/{}.md", &d.type_name()[6..]), d.schema())),
     );
     for (doc, schema) in schemas {
         let page = std::fs::read_to_string(repo().join("docs").join(&doc)).unwrap_or_else(|e| panic!("docs/{doc}: {e}"));

@@ -11,7 +11,7 @@ use support::plugin_client::PluginProcess;
 use terraform_provider_elbv2::framework::ProviderDefinition;
 use terraform_provider_elbv2::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use terraform_provider_elbv2::proto::tfplugin6 as pb;
-use terraform_provider_elbv2::provider_config::Elbv2Provider;
+use terraform_provider_elbv2::provider::Elbv2Provider;
 use terraform_provider_elbv2::tfvalue::{encode_msgpack, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-elbv2");
@@ -77,12 +77,10 @@ async fn stop_provider_cancels_in_flight_work_and_keeps_serving() {
         .unwrap()
         .into_inner();
     assert!(schema.resource_schemas.contains_key("elbv2_target_group"));
-    let tg_type = terraform_provider_elbv2::resources::target_group::TargetGroup::new();
+    let tg_type = terraform_provider_elbv2::resources::target_group::TargetGroup;
     let tg_type = terraform_provider_elbv2::framework::Resource::schema(&tg_type).value_type();
-    let state = Value::object([(
-        "arn",
-        Value::string("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/a/1"),
-    )]);
+    let arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/a/1";
+    let state = Value::object([("arn", Value::string(arn)), ("id", Value::string(arn))]);
     let read = {
         let mut client = client.clone();
         let current = pb::DynamicValue {
@@ -185,9 +183,8 @@ async fn debug_mode_prints_reattach_config_that_terraform_uses() {
         "resource \"elbv2_target_group\" \"t\" {{\n  port = 80\n  protocol = \"HTTP\"\n  vpc_id = \"{}\"\n}}\n",
         moto.default_vpc()
     ));
-    let run = w.terraform_with_env(&["plan", "-no-color"], &[("TF_REATTACH_PROVIDERS", &reattach)]);
+    let plan = w.plan_json_with_env(&[("TF_REATTACH_PROVIDERS", &reattach)]);
     let _ = child.kill();
     let _ = child.wait();
-    assert!(run.ok, "{}", run.all());
-    assert!(run.stdout.contains("1 to add"), "{}", run.stdout);
+    assert_eq!(plan.counts().0, 1, "{}", plan.0);
 }

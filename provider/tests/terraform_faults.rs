@@ -7,6 +7,7 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use support::aws::inventory;
 use support::{terraforms, Moto, Workdir};
 use tgbind_testkit::faults::{FaultProxy, Faults};
 
@@ -24,28 +25,6 @@ fn example(tf: &support::Terraform, moto: &Moto, proxy: &FaultProxy) -> Workdir 
     });
     w.write_raw("terraform.tfvars.json", &vars.to_string());
     w
-}
-
-/// (load balancers, target groups, listeners, rules) in moto.
-async fn inventory(moto: &Moto) -> (usize, usize, usize, usize) {
-    let elb = moto.elbv2().await;
-    let lbs = elb.describe_load_balancers().send().await.unwrap();
-    let tgs = elb.describe_target_groups().send().await.unwrap();
-    let (mut listeners, mut rules) = (0, 0);
-    for lb in lbs.load_balancers() {
-        let ls = elb
-            .describe_listeners()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        for l in ls.listeners() {
-            listeners += 1;
-            let rs = elb.describe_rules().listener_arn(l.listener_arn().unwrap()).send().await.unwrap();
-            rules += rs.rules().iter().filter(|r| r.is_default() != Some(true)).count();
-        }
-    }
-    (lbs.load_balancers().len(), tgs.target_groups().len(), listeners, rules)
 }
 
 const FULL: (usize, usize, usize, usize) = (1, 4, 2, 2);

@@ -6,45 +6,9 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use support::aws::{lb_attributes, lb_count, listeners, rules};
 use support::{terraforms, Moto, Workdir};
-use tgbind_aws::elbv2::types::{Action, Rule};
-
-async fn listeners(moto: &Moto, lb_arn: &str) -> Vec<tgbind_aws::elbv2::types::Listener> {
-    let out = moto
-        .elbv2()
-        .await
-        .describe_listeners()
-        .load_balancer_arn(lb_arn)
-        .send()
-        .await
-        .unwrap();
-    out.listeners().to_vec()
-}
-
-async fn rules(moto: &Moto, listener_arn: &str) -> Vec<Rule> {
-    let out = moto.elbv2().await.describe_rules().listener_arn(listener_arn).send().await.unwrap();
-    out.rules().iter().filter(|r| r.is_default() != Some(true)).cloned().collect()
-}
-
-async fn lb_attributes(moto: &Moto, arn: &str) -> BTreeMap<String, String> {
-    let out = moto
-        .elbv2()
-        .await
-        .describe_load_balancer_attributes()
-        .load_balancer_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    out.attributes()
-        .iter()
-        .map(|a| (a.key().unwrap().to_string(), a.value().unwrap().to_string()))
-        .collect()
-}
-
-async fn lb_count(moto: &Moto) -> usize {
-    let out = moto.elbv2().await.describe_load_balancers().send().await.unwrap();
-    out.load_balancers().len()
-}
+use tgbind_aws::elbv2::types::Action;
 
 /// (target group ARN, weight) of a forward action.
 fn weights(action: &Action) -> BTreeMap<String, i32> {
@@ -117,8 +81,9 @@ async fn alb_https_example_applies_shifts_weights_imports_and_destroys() {
 
         // Shift 70% of the traffic to green: an in-place listener update.
         write_vars(&w, &moto, &cert, 30);
-        let (changes, plan) = w.plan_has_changes();
-        assert!(changes && plan.stdout.contains("1 to change, 0 to destroy"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        let (_, change, destroy) = plan.counts();
+        assert!(change == 1 && destroy == 0, "{}", plan.0);
         w.apply();
         w.assert_no_changes("after the weight shift");
         let https = listeners(&moto, &lb_arn).await.into_iter().find(|l| l.port() == Some(443)).unwrap();
@@ -140,12 +105,8 @@ async fn alb_https_example_applies_shifts_weights_imports_and_destroys() {
             .send()
             .await
             .unwrap();
-        let (changes, plan) = w.plan_has_changes();
-        assert!(
-            changes && plan.stdout.contains("elbv2_listener.https will be updated in-place"),
-            "{}",
-            plan.stdout
-        );
+        let plan = w.plan_json();
+        assert!(plan.updates_in_place("elbv2_listener.https"), "{}", plan.0);
         w.apply();
         let https = listeners(&moto, &lb_arn).await.into_iter().find(|l| l.port() == Some(443)).unwrap();
         let mut restored: Vec<i32> = weights(&https.default_actions()[0]).values().copied().collect();
@@ -275,8 +236,8 @@ async fn load_balancers_every_argument_drift_replacement_and_deletion_protection
 
         // In place: idle timeout and tags.
         w.write_config(&full_alb(&subnets, &sg, 30, true, "platform"));
-        let (_, plan) = w.plan_has_changes();
-        assert!(plan.stdout.contains("0 to add, 1 to change, 0 to destroy"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        assert_eq!(plan.counts(), (0, 1, 0), "{}", plan.0);
         w.apply();
         w.assert_no_changes("after the in-place update");
         assert_eq!(w.output("alb_arn"), alb, "updated in place");
@@ -296,8 +257,8 @@ async fn load_balancers_every_argument_drift_replacement_and_deletion_protection
             .send()
             .await
             .unwrap();
-        let (changes, plan) = w.plan_has_changes();
-        assert!(changes && plan.stdout.contains("enable_http2"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        assert!(plan.changes_attribute("elbv2_load_balancer.alb", "enable_http2"), "{}", plan.0);
         w.apply();
         assert_eq!(lb_attributes(&moto, &alb).await["routing.http2.enabled"], "false");
 
@@ -307,8 +268,8 @@ async fn load_balancers_every_argument_drift_replacement_and_deletion_protection
             &format!("subnet_mapping {{\n    subnet_id = \"{}\"", subnets[3]),
         );
         w.write_config(&moved);
-        let (_, plan) = w.plan_has_changes();
-        assert!(plan.stdout.contains("elbv2_load_balancer.nlb must be replaced"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        assert!(plan.replaces("elbv2_load_balancer.nlb"), "{}", plan.0);
 
         // Deletion protection: destroy fails with a clear message and deletes nothing.
         let destroy = w.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
@@ -467,8 +428,8 @@ async fn listener_rules_parallel_priorities_conditions_and_drift() {
         let victim = created.iter().find(|r| r.priority() != Some("1000")).unwrap();
         let client = moto.elbv2().await;
         client.delete_rule().rule_arn(victim.rule_arn().unwrap()).send().await.unwrap();
-        let (changes, plan) = w.plan_has_changes();
-        assert!(changes && plan.stdout.contains("1 to add"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        assert_eq!(plan.counts().0, 1, "{}", plan.0);
         w.apply();
         assert_eq!(rules(&moto, &listener).await.len(), RULES + 1);
 
@@ -539,8 +500,8 @@ output "listener" {{ value = elbv2_listener.http.arn }}
         w.apply();
         let old = w.output("tg");
         w.write_config(&fill(config(9090, true)));
-        let (_, plan) = w.plan_has_changes();
-        assert!(plan.stdout.contains("create replacement and then destroy"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        assert!(plan.creates_before_destroy("elbv2_target_group.app"), "{}", plan.0);
         w.apply();
         let new = w.output("tg");
         assert_ne!(old, new);

@@ -5,6 +5,7 @@ mod support;
 
 use std::collections::HashMap;
 
+use support::aws::{group_count, tg_attributes as attributes};
 use support::{terraforms, Moto, Workdir};
 
 /// Every argument of the resource, so the empty re-plan covers each of them.
@@ -50,31 +51,6 @@ output "arn_suffix" {{ value = elbv2_target_group.app.arn_suffix }}
     )
 }
 
-async fn attributes(moto: &Moto, arn: &str) -> HashMap<String, String> {
-    let out = moto
-        .elbv2()
-        .await
-        .describe_target_group_attributes()
-        .target_group_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    out.attributes()
-        .iter()
-        .map(|a| (a.key().unwrap().to_string(), a.value().unwrap().to_string()))
-        .collect()
-}
-
-async fn group_count(moto: &Moto) -> usize {
-    moto.elbv2()
-        .await
-        .describe_target_groups()
-        .send()
-        .await
-        .map(|o| o.target_groups().len())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn lifecycle_create_replan_update_replace_destroy() {
     for tf in terraforms() {
@@ -97,14 +73,8 @@ async fn lifecycle_create_replan_update_replace_destroy() {
 
         // In place: health check, attributes and tags.
         w.write_config(&full_http_group(&vpc, "app-tg", 8080, 15, 60, "v2"));
-        let (changes, plan) = w.plan_has_changes();
-        assert!(
-            changes && plan.stdout.contains("update in-place"),
-            "[{}] {}",
-            tf.version,
-            plan.stdout
-        );
-        assert!(!plan.stdout.contains("must be replaced"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        assert!(plan.updates_in_place("elbv2_target_group.app"), "[{}] {}", tf.version, plan.0);
         w.apply();
         assert_eq!(w.output("arn"), arn, "an in-place update keeps the group");
         assert_eq!(attributes(&moto, &arn).await["deregistration_delay.timeout_seconds"], "60");
@@ -121,12 +91,9 @@ async fn lifecycle_create_replan_update_replace_destroy() {
 
         // Replace: the port cannot change in place.
         w.write_config(&full_http_group(&vpc, "app-tg", 8081, 15, 60, "v2"));
-        let (_, plan) = w.plan_has_changes();
-        assert!(
-            plan.stdout.contains("must be replaced") && plan.stdout.contains("# forces replacement"),
-            "{}",
-            plan.stdout
-        );
+        let plan = w.plan_json();
+        assert!(plan.replaces("elbv2_target_group.app"), "{}", plan.0);
+        assert_eq!(plan.replace_paths("elbv2_target_group.app"), ["port"], "{}", plan.0);
         w.apply();
         let new_arn = w.output("arn");
         assert_ne!(new_arn, arn);
@@ -258,19 +225,20 @@ async fn drift_shows_in_plan_and_deleted_group_is_recreated() {
             .send()
             .await
             .unwrap();
-        let (changes, plan) = w.plan_has_changes();
-        assert!(
-            changes && plan.stdout.contains("deregistration_delay") && plan.stdout.contains("45 -> 30"),
+        let plan = w.plan_json();
+        assert_eq!(
+            plan.attribute("elbv2_target_group.app", "deregistration_delay"),
+            (serde_json::json!(45), serde_json::json!(30)),
             "[{}] {}",
             tf.version,
-            plan.stdout
+            plan.0
         );
         w.apply();
         w.assert_no_changes("after correcting drift");
 
         client.delete_target_group().target_group_arn(&arn).send().await.unwrap();
-        let (changes, plan) = w.plan_has_changes();
-        assert!(changes && plan.stdout.contains("will be created"), "{}", plan.stdout);
+        let plan = w.plan_json();
+        assert_eq!(plan.actions("elbv2_target_group.app"), ["create"], "{}", plan.0);
         w.apply();
         assert_ne!(w.output("arn"), arn);
         assert_eq!(group_count(&moto).await, 1);
@@ -449,14 +417,18 @@ async fn assume_role_and_default_tags() {
         w.assert_no_changes("with default tags");
 
         w.write_config_with_provider(&provider("payments"), &body);
-        let (changes, plan) = w.plan_has_changes();
-        assert!(
-            changes && plan.stdout.contains("update in-place") && plan.stdout.contains("\"platform\" -> \"payments\""),
-            "[{}] {}",
-            tf.version,
-            plan.stdout
+        let plan = w.plan_json();
+        assert!(plan.updates_in_place("elbv2_target_group.t"), "[{}] {}", tf.version, plan.0);
+        let (before, after) = plan.attribute("elbv2_target_group.t", "tags_all");
+        assert_eq!(
+            (&before["team"], &after["team"]),
+            (&serde_json::json!("platform"), &serde_json::json!("payments"))
         );
-        assert!(!plan.stdout.contains("~ tags "), "only tags_all changes: {}", plan.stdout);
+        assert!(
+            !plan.changes_attribute("elbv2_target_group.t", "tags"),
+            "only tags_all changes: {}",
+            plan.0
+        );
         w.apply();
         w.assert_no_changes("after changing default tags");
     }

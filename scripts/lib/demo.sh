@@ -1,11 +1,34 @@
-# Shared by scripts/quickstart.sh and scripts/cluster-migration.sh: emulated AWS, the network the
-# examples need, Terraform pointed at the locally built provider, and EndpointSlices written as a
-# cluster would (there is no kubelet). Source it; it expects $WORK and $ROOT and `set -euo pipefail`.
+# Shared by scripts/quickstart.sh and scripts/cluster-migration.sh: the preamble (repository root,
+# caches, a scratch directory, tools and binaries), emulated AWS, the network the examples need,
+# Terraform pointed at the locally built provider, and EndpointSlices written as a cluster would
+# (there is no kubelet). Source it under `set -euo pipefail`; it sets ROOT and WORK.
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source scripts/env.sh
+ROOT=$PWD
+WORK=$(mktemp -d)
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+# fail MESSAGE [LOG]: says what failed and, when given, where its log is (with its last lines).
+fail() {
+  echo "FAILED: $1" >&2
+  if [ -n "${2:-}" ]; then
+    echo "  log: $2 (last lines below)" >&2
+    tail -n 20 "$2" >&2 || true
+  fi
+  return 1
+}
+
 KUBECTL="$TGBIND_VENV/bin/kubectl"
 PY="$TGBIND_VENV/bin/python"
+
+# prepare: tools (cached) and the binaries, the first steps of every walkthrough.
+prepare() {
+  step "Setting up tools (cached in $TGBIND_CACHE)"
+  bash scripts/setup.sh
+  build_binaries
+}
 
 # build_binaries: the provider and controller for $PROFILE (release unless QUICKSTART_PROFILE=debug,
 # which reuses the test build); sets PROVIDER_DIR and CONTROLLER.
@@ -29,10 +52,13 @@ start_moto() {
   step "Starting emulated AWS (moto_server) on $ENDPOINT"
   "$TGBIND_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
   MOTO_PID=$!
-  for _ in $(seq 100); do
-    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+  local up=""
+  for _ in $(seq 300); do
+    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && { up=1; break; }
+    kill -0 "$MOTO_PID" 2>/dev/null || break
     sleep 0.1
   done
+  [ -n "$up" ] || fail "moto_server did not listen on port $port within 30 s" "$WORK/moto.log"
   # The test suite's distinctive credentials (testkit/src/secrets.rs), so its log scan covers these runs.
   export AWS_ACCESS_KEY_ID=AKIATGBINDSUITE00001 AWS_SECRET_ACCESS_KEY='tgbind+suite/Secret-4kq9Zr7wXb' AWS_REGION=us-east-1
 }

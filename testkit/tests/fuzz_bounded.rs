@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use terraform_provider_elbv2::framework::ProviderDefinition;
-use terraform_provider_elbv2::provider_config::Elbv2Provider;
+use terraform_provider_elbv2::provider::Elbv2Provider;
 use terraform_provider_elbv2::tfvalue::{decode_json, encode_msgpack};
 
 struct Rng(u64);

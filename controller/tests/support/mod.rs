@@ -120,12 +120,7 @@ impl Env {
 
     /// Registered targets as `ip:port`.
     pub async fn targets(&self, arn: &str) -> BTreeSet<String> {
-        let out = self.elb.describe_target_health().target_group_arn(arn).send().await.unwrap();
-        out.target_health_descriptions()
-            .iter()
-            .filter_map(|d| d.target())
-            .map(|t| format!("{}:{}", t.id().unwrap(), t.port().unwrap_or_default()))
-            .collect()
+        registered(&self.elb, arn).await
     }
 
     pub async fn service(&self, name: &str, ports: &[(&str, i32, i32)]) {
@@ -164,9 +159,17 @@ impl Env {
             .unwrap();
     }
 
+    /// Creates or replaces an EndpointSlice (server-side apply, as the EndpointSlice controller).
+    async fn apply_slice(&self, slice: &str, body: serde_json::Value) {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), NS, &self.slices);
+        let obj: DynamicObject = serde_json::from_value(body).unwrap();
+        api.patch(slice, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap();
+    }
+
     /// Creates or replaces the EndpointSlice `slice` of `service`: (ip, ready) endpoints, one port.
     pub async fn slice(&self, slice: &str, service: &str, port_name: &str, port: i32, endpoints: &[(&str, bool)]) {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), NS, &self.slices);
         let body = serde_json::json!({
             "apiVersion": self.slices.api_version,
             "kind": "EndpointSlice",
@@ -175,16 +178,12 @@ impl Env {
             "endpoints": endpoints.iter().map(|(ip, ready)| serde_json::json!({ "addresses": [ip], "conditions": { "ready": ready } })).collect::<Vec<_>>(),
             "ports": [{ "name": port_name, "port": port, "protocol": "TCP" }],
         });
-        let obj: DynamicObject = serde_json::from_value(body).unwrap();
-        api.patch(slice, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&obj))
-            .await
-            .unwrap();
+        self.apply_slice(slice, body).await;
     }
 
     /// Creates or replaces the EndpointSlice `slice` of `service` with endpoints that name their
     /// pods: (ip, pod, ready, terminating).
     pub async fn slice_of_pods(&self, slice: &str, service: &str, port: i32, endpoints: &[(&str, &str, bool, bool)]) {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), NS, &self.slices);
         let body = serde_json::json!({
             "apiVersion": self.slices.api_version,
             "kind": "EndpointSlice",
@@ -197,10 +196,7 @@ impl Env {
             })).collect::<Vec<_>>(),
             "ports": [{ "name": "http", "port": port, "protocol": "TCP" }],
         });
-        let obj: DynamicObject = serde_json::from_value(body).unwrap();
-        api.patch(slice, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&obj))
-            .await
-            .unwrap();
+        self.apply_slice(slice, body).await;
     }
 
     /// A pod as the kubelet would report it (there is no kubelet here): `gate` in its readiness
@@ -297,8 +293,27 @@ impl Env {
         Some((c.status, c.reason.unwrap_or_default()))
     }
 
+    /// Polls the group until its registered targets are exactly `expected` (`ip:port`); panics with
+    /// `what` and what the group holds after `limit`.
+    pub async fn wait_for_targets(&self, what: &str, limit: Duration, arn: &str, expected: &[&str]) {
+        let expected = set(expected);
+        let deadline = Instant::now() + limit;
+        loop {
+            let now = self.targets(arn).await;
+            if now == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for: {what} (expected {expected:?}, registered {now:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Applies a TargetGroupBinding from YAML/JSON text (as a user would with kubectl).
-    pub async fn binding(&self, name: &str, spec: serde_json::Value) {
+    pub async fn binding(&self, name: &str, spec: impl Into<serde_json::Value>) {
+        let spec: serde_json::Value = spec.into();
         let obj: TargetGroupBinding = serde_json::from_value(serde_json::json!({
             "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
             "metadata": { "name": name, "namespace": NS }, "spec": spec,
@@ -381,6 +396,17 @@ impl Drop for Controller {
     }
 }
 
+/// A group's registered targets as `ip:port`, read with `elb` (for tasks that hold a client, not
+/// the Env).
+pub async fn registered(elb: &elbv2::Client, arn: &str) -> BTreeSet<String> {
+    let out = elb.describe_target_health().target_group_arn(arn).send().await.unwrap();
+    out.target_health_descriptions()
+        .iter()
+        .filter_map(|d| d.target())
+        .map(|t| format!("{}:{}", t.id().unwrap(), t.port().unwrap_or_default()))
+        .collect()
+}
+
 /// Polls `check` until it holds; panics with `what` after `limit`.
 pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
@@ -394,6 +420,44 @@ where
         }
         assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A TargetGroupBinding spec, as tests write them: `Spec::ip("web", 80, &arn)` is
+/// `{serviceRef: {name: web, port: 80}, targetGroupARN: arn, targetType: ip}`; `.with` adds or
+/// replaces a field.
+#[derive(Clone)]
+pub struct Spec(serde_json::Value);
+
+impl Spec {
+    pub fn new(service: &str, port: impl Into<serde_json::Value>, arn: &str, target_type: &str) -> Spec {
+        Spec(serde_json::json!({
+            "serviceRef": { "name": service, "port": port.into() },
+            "targetGroupARN": arn,
+            "targetType": target_type,
+        }))
+    }
+    pub fn ip(service: &str, port: impl Into<serde_json::Value>, arn: &str) -> Spec {
+        Self::new(service, port, arn, "ip")
+    }
+    pub fn instance(service: &str, port: impl Into<serde_json::Value>, arn: &str) -> Spec {
+        Self::new(service, port, arn, "instance")
+    }
+    pub fn with(mut self, field: &str, value: impl Into<serde_json::Value>) -> Spec {
+        self.0[field] = value.into();
+        self
+    }
+    pub fn without(mut self, field: &str) -> Spec {
+        if let Some(m) = self.0.as_object_mut() {
+            m.remove(field);
+        }
+        self
+    }
+}
+
+impl From<Spec> for serde_json::Value {
+    fn from(spec: Spec) -> Self {
+        spec.0
     }
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tgbind_aws::{AwsError, ErrorKind, HealthState, Target, TargetHealth};
 use tgbind_controller::aws::TargetGroupApi;
+use tgbind_controller::context::Settings;
 use tgbind_controller::metrics::Metrics;
-use tgbind_controller::reconcile::Settings;
 use tgbind_controller::run::{build, AwsBackends, Scope};
 
 use super::Env;

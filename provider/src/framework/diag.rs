@@ -48,6 +48,21 @@ impl Diagnostics {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Where each error points (`health_check[0].timeout`; empty for errors about the whole
+    /// object), for tests of validation rules.
+    pub fn error_paths(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
+            .collect()
+    }
+    /// The errors a rule reports for `config`: their paths, in order.
+    pub fn paths_of(check: fn(&crate::tfvalue::Value, &mut Diagnostics), config: &crate::tfvalue::Value) -> Vec<String> {
+        let mut diags = Diagnostics::new();
+        check(config, &mut diags);
+        diags.error_paths()
+    }
 }
 
 impl From<Diagnostic> for Diagnostics {

@@ -8,9 +8,10 @@ pub mod plan;
 mod resource;
 pub mod schema;
 mod server;
+pub mod tags;
 pub mod validators;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
-pub use resource::{DataSource, ProviderDefinition, Resource};
-pub use schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
+pub use resource::{DataSource, ImportId, ProviderContext, ProviderDefinition, Resource};
+pub use schema::{Attribute, Block, Check, NestedBlock, Nesting, Presence, Schema};
 pub use server::ProviderService;

@@ -1,22 +1,43 @@
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use super::{Diagnostics, Schema};
-use crate::tfvalue::Value;
+use crate::tfvalue::{AttributePath, Value};
+
+/// How an existing object is named for `terraform import` (and `import` blocks): what the ID is,
+/// an example, and a check of its form made before any remote call.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportId {
+    /// What the ID is, in the docs and errors: "a target group ARN".
+    pub description: &'static str,
+    /// An ID of the right form, shown in the docs and errors.
+    pub example: &'static str,
+    /// Whether `id` has the right form.
+    pub accepts: fn(&str) -> bool,
+}
+
+/// What the configured provider gives every resource besides its clients: the tags that
+/// `default_tags` adds to every taggable object (planned into `tags_all` by the framework).
+pub trait ProviderContext: Send + Sync + 'static {
+    fn default_tags(&self) -> &BTreeMap<String, String>;
+}
 
 /// What a managed resource type implements. The framework decodes and encodes values, validates the
-/// schema, plans defaults/unknowns/replacement and runs state upgrades; a resource only adds its own
-/// rules and its AWS calls. `C` is the configured provider's context (clients, default tags).
+/// schema (and the schema's own cross-field checks), plans defaults/unknowns/replacement and
+/// `tags_all`, checks import IDs and runs state upgrades; a resource only adds its AWS calls and
+/// the few plan decisions that are its own. `C` is the configured provider's context (clients,
+/// default tags).
 #[async_trait]
-pub trait Resource<C>: Send + Sync {
+pub trait Resource<C: Sync>: Send + Sync {
     fn type_name(&self) -> &'static str;
-    fn schema(&self) -> &Schema;
-
-    /// Checks across attributes that a schema cannot express. Unknown values must be tolerated.
-    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// Built once, when the provider starts.
+    fn schema(&self) -> Schema;
+    fn import_id(&self) -> ImportId;
 
     /// Paths whose change replaces the object in this case although the schema does not always say
     /// so (a network load balancer's subnets, say). Called on updates with the proposed state.
-    fn replace_triggers(&self, _prior: &Value, _proposed: &Value) -> Vec<crate::tfvalue::AttributePath> {
+    fn replace_triggers(&self, _prior: &Value, _proposed: &Value) -> Vec<AttributePath> {
         Vec::new()
     }
 
@@ -25,12 +46,24 @@ pub trait Resource<C>: Send + Sync {
 
     /// Creates the object. On a partial failure return the state of what exists, with errors.
     async fn create(&self, ctx: &C, planned: &Value, config: &Value, diags: &mut Diagnostics) -> Value;
-    /// The object as it is now, or `Value::Null` when it no longer exists.
-    async fn read(&self, ctx: &C, state: &Value, diags: &mut Diagnostics) -> Value;
+    /// The object with this `id` as it is now, or `Value::Null` when it no longer exists. `prior` is
+    /// the state (or plan) the answer replaces, null on import; `importing` asks for every optional
+    /// block that has settings, since no configuration says which ones the user manages.
+    async fn read_id(&self, ctx: &C, id: &str, prior: &Value, importing: bool, diags: &mut Diagnostics) -> Value;
     async fn update(&self, ctx: &C, prior: &Value, planned: &Value, config: &Value, diags: &mut Diagnostics) -> Value;
     async fn delete(&self, ctx: &C, prior: &Value, diags: &mut Diagnostics);
-    /// Builds a state from an import ID (an ARN for every elbv2 resource).
-    async fn import(&self, ctx: &C, id: &str, diags: &mut Diagnostics) -> Value;
+
+    /// The object a state describes, as it is now (`Value::Null` when it is gone).
+    async fn read(&self, ctx: &C, state: &Value, diags: &mut Diagnostics) -> Value {
+        match state.get("id").as_str() {
+            Some(id) => self.read_id(ctx, id, state, false, diags).await,
+            None => Value::Null,
+        }
+    }
+    /// Builds a state from an import ID that passed [`ImportId::accepts`].
+    async fn import(&self, ctx: &C, id: &str, diags: &mut Diagnostics) -> Value {
+        self.read_id(ctx, id, &Value::Null, true, diags).await
+    }
 
     /// Rewrites a stored state (JSON) written by an older schema version into the current one.
     fn upgrade_state(&self, _from_version: i64, raw: serde_json::Value, _diags: &mut Diagnostics) -> serde_json::Value {
@@ -42,17 +75,16 @@ pub trait Resource<C>: Send + Sync {
 #[async_trait]
 pub trait DataSource<C>: Send + Sync {
     fn type_name(&self) -> &'static str;
-    fn schema(&self) -> &Schema;
-    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// Built once, when the provider starts.
+    fn schema(&self) -> Schema;
     async fn read(&self, ctx: &C, config: &Value, diags: &mut Diagnostics) -> Value;
 }
 
 /// The provider itself: its configuration block and how it turns that into a context.
 #[async_trait]
 pub trait ProviderDefinition: Send + Sync + 'static {
-    type Context: Send + Sync + 'static;
+    type Context: ProviderContext;
     fn schema(&self) -> &Schema;
-    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
     async fn configure(&self, config: &Value, diags: &mut Diagnostics) -> Option<Self::Context>;
     fn resources(&self) -> Vec<std::sync::Arc<dyn Resource<Self::Context>>>;
     fn data_sources(&self) -> Vec<std::sync::Arc<dyn DataSource<Self::Context>>>;

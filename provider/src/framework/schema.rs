@@ -311,18 +311,41 @@ impl Block {
     }
 }
 
+/// A rule across attributes that no single attribute's validator can express. It sees the whole
+/// configuration, must tolerate unknown values, and reports at the attribute at fault.
+pub type Check = fn(&Value, &mut Diagnostics);
+
 /// A versioned schema of a resource, data source or the provider itself.
 #[derive(Debug, Clone)]
 pub struct Schema {
     pub version: i64,
     pub block: Block,
+    /// Cross-attribute rules, run after the attribute validators.
+    pub checks: Vec<Check>,
 }
 
 impl Schema {
     pub fn new(version: i64, block: Block) -> Self {
-        Self { version, block }
+        Self {
+            version,
+            block,
+            checks: Vec::new(),
+        }
+    }
+    /// Adds a cross-attribute rule (a resource's `model::validate`, say).
+    pub fn check(mut self, check: Check) -> Self {
+        self.checks.push(check);
+        self
     }
     pub fn value_type(&self) -> Type {
         self.block.value_type()
+    }
+    /// Everything a configuration must satisfy: attribute validators, block item counts, then the
+    /// cross-attribute checks.
+    pub fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        self.block.validate(config, &AttributePath::root(), diags);
+        for check in &self.checks {
+            check(config, diags);
+        }
     }
 }

@@ -10,13 +10,20 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{decode_dynamic, diagnostics_to_proto, encode_dynamic, normalize_blocks, path_to_proto, schema_to_proto};
 use super::plan::plan_change_with;
-use super::resource::{DataSource, ProviderDefinition, Resource};
-use super::Diagnostics;
+use super::resource::{DataSource, ProviderContext, ProviderDefinition, Resource};
+use super::tags::plan_tags_all;
+use super::{Diagnostics, Schema};
 use crate::proto::tfplugin6 as pb;
-use crate::tfvalue::{decode_json, Value};
+use crate::tfvalue::{decode_json, AttributePath, Value};
 
-type ResourceMap<C> = BTreeMap<&'static str, Arc<dyn Resource<C>>>;
-type DataSourceMap<C> = BTreeMap<&'static str, Arc<dyn DataSource<C>>>;
+/// A resource or data source with the schema it declared, built once at start.
+struct Registered<T: ?Sized> {
+    schema: Schema,
+    imp: Arc<T>,
+}
+
+type ResourceMap<C> = BTreeMap<&'static str, Registered<dyn Resource<C>>>;
+type DataSourceMap<C> = BTreeMap<&'static str, Registered<dyn DataSource<C>>>;
 
 pub struct ProviderService<P: ProviderDefinition> {
     definition: Arc<P>,
@@ -30,8 +37,32 @@ pub struct ProviderService<P: ProviderDefinition> {
 
 impl<P: ProviderDefinition> ProviderService<P> {
     pub fn new(definition: P) -> Self {
-        let resources = definition.resources().into_iter().map(|r| (r.type_name(), r)).collect();
-        let data_sources = definition.data_sources().into_iter().map(|d| (d.type_name(), d)).collect();
+        let resources = definition
+            .resources()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.type_name(),
+                    Registered {
+                        schema: r.schema(),
+                        imp: r,
+                    },
+                )
+            })
+            .collect();
+        let data_sources = definition
+            .data_sources()
+            .into_iter()
+            .map(|d| {
+                (
+                    d.type_name(),
+                    Registered {
+                        schema: d.schema(),
+                        imp: d,
+                    },
+                )
+            })
+            .collect();
         Self {
             definition: Arc::new(definition),
             resources,
@@ -42,12 +73,12 @@ impl<P: ProviderDefinition> ProviderService<P> {
         }
     }
 
-    fn resource(&self, name: &str) -> Result<&Arc<dyn Resource<P::Context>>, Status> {
+    fn resource(&self, name: &str) -> Result<&Registered<dyn Resource<P::Context>>, Status> {
         self.resources
             .get(name)
             .ok_or_else(|| Status::not_found(format!("unknown resource type {name:?}")))
     }
-    fn data_source(&self, name: &str) -> Result<&Arc<dyn DataSource<P::Context>>, Status> {
+    fn data_source(&self, name: &str) -> Result<&Registered<dyn DataSource<P::Context>>, Status> {
         self.data_sources
             .get(name)
             .ok_or_else(|| Status::not_found(format!("unknown data source {name:?}")))
@@ -82,12 +113,12 @@ impl<P: ProviderDefinition> ProviderService<P> {
             resource_schemas: self
                 .resources
                 .iter()
-                .map(|(n, r)| (n.to_string(), schema_to_proto(r.schema())))
+                .map(|(n, r)| (n.to_string(), schema_to_proto(&r.schema)))
                 .collect(),
             data_source_schemas: self
                 .data_sources
                 .iter()
-                .map(|(n, d)| (n.to_string(), schema_to_proto(d.schema())))
+                .map(|(n, d)| (n.to_string(), schema_to_proto(&d.schema)))
                 .collect(),
             server_capabilities: Some(pb::ServerCapabilities {
                 plan_destroy: false,
@@ -140,17 +171,8 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         &self,
         req: Request<pb::validate_provider_config::Request>,
     ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
-        let req = req.into_inner();
-        let schema = self.definition.schema();
-        let mut diags = Diagnostics::new();
-        let config = decode_dynamic(req.config.as_ref(), &schema.value_type(), "provider configuration", &mut diags);
-        if !diags.has_errors() {
-            schema.block.validate(&config, &Default::default(), &mut diags);
-            self.definition.validate(&config, &mut diags);
-        }
-        Ok(Response::new(pb::validate_provider_config::Response {
-            diagnostics: diagnostics_to_proto(&diags),
-        }))
+        let diagnostics = validate_config(self.definition.schema(), req.into_inner().config.as_ref(), "provider configuration");
+        Ok(Response::new(pb::validate_provider_config::Response { diagnostics }))
     }
 
     async fn validate_resource_config(
@@ -158,16 +180,9 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         req: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let resource = self.resource(&req.type_name)?;
-        let mut diags = Diagnostics::new();
-        let config = decode_dynamic(req.config.as_ref(), &resource.schema().value_type(), "configuration", &mut diags);
-        if !diags.has_errors() {
-            resource.schema().block.validate(&config, &Default::default(), &mut diags);
-            resource.validate(&config, &mut diags);
-        }
-        Ok(Response::new(pb::validate_resource_config::Response {
-            diagnostics: diagnostics_to_proto(&diags),
-        }))
+        let schema = &self.resource(&req.type_name)?.schema;
+        let diagnostics = validate_config(schema, req.config.as_ref(), "configuration");
+        Ok(Response::new(pb::validate_resource_config::Response { diagnostics }))
     }
 
     async fn validate_data_resource_config(
@@ -175,16 +190,9 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let ds = self.data_source(&req.type_name)?;
-        let mut diags = Diagnostics::new();
-        let config = decode_dynamic(req.config.as_ref(), &ds.schema().value_type(), "configuration", &mut diags);
-        if !diags.has_errors() {
-            ds.schema().block.validate(&config, &Default::default(), &mut diags);
-            ds.validate(&config, &mut diags);
-        }
-        Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: diagnostics_to_proto(&diags),
-        }))
+        let schema = &self.data_source(&req.type_name)?.schema;
+        let diagnostics = validate_config(schema, req.config.as_ref(), "configuration");
+        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics }))
     }
 
     async fn upgrade_resource_state(
@@ -193,7 +201,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
         let req = req.into_inner();
         let resource = self.resource(&req.type_name)?;
-        let ty = resource.schema().value_type();
+        let ty = resource.schema.value_type();
         let mut diags = Diagnostics::new();
         let raw = req.raw_state.unwrap_or_default();
         let mut state = Value::Null;
@@ -205,7 +213,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         } else if !raw.json.is_empty() {
             match serde_json::from_slice::<serde_json::Value>(&raw.json) {
                 Ok(json) => {
-                    let upgraded = resource.upgrade_state(req.version, json, &mut diags);
+                    let upgraded = resource.imp.upgrade_state(req.version, json, &mut diags);
                     let bytes = serde_json::to_vec(&upgraded).unwrap_or_default();
                     match decode_json(&bytes, &ty) {
                         Ok(v) => state = v,
@@ -215,7 +223,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                 Err(e) => diags.error("Stored state is not valid JSON", e.to_string()),
             }
         }
-        normalize_blocks(&resource.schema().block, &mut state);
+        normalize_blocks(&resource.schema.block, &mut state);
         Ok(Response::new(pb::upgrade_resource_state::Response {
             upgraded_state: Some(encode_dynamic(&state, &ty)),
             diagnostics: diagnostics_to_proto(&diags),
@@ -243,14 +251,16 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
     async fn read_resource(&self, req: Request<pb::read_resource::Request>) -> Result<Response<pb::read_resource::Response>, Status> {
         let req = req.into_inner();
         let resource = self.resource(&req.type_name)?;
-        let ty = resource.schema().value_type();
+        let ty = resource.schema.value_type();
         let mut diags = Diagnostics::new();
         let current = decode_dynamic(req.current_state.as_ref(), &ty, "state", &mut diags);
         let mut new_state = current.clone();
         if !diags.has_errors() && !current.is_null() {
             if let Some(ctx) = self.context(&mut diags).await {
                 let mut read_diags = Diagnostics::new();
-                let read = self.cancellable(&mut diags, resource.read(&ctx, &current, &mut read_diags)).await;
+                let read = self
+                    .cancellable(&mut diags, resource.imp.read(&ctx, &current, &mut read_diags))
+                    .await;
                 let failed = read_diags.has_errors();
                 diags.extend(read_diags);
                 // On failure keep the state as it was: an error must never look like "gone".
@@ -259,7 +269,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                 }
             }
         }
-        normalize_blocks(&resource.schema().block, &mut new_state);
+        normalize_blocks(&resource.schema.block, &mut new_state);
         Ok(Response::new(pb::read_resource::Response {
             new_state: Some(encode_dynamic(&new_state, &ty)),
             diagnostics: diagnostics_to_proto(&diags),
@@ -274,7 +284,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let req = req.into_inner();
         let resource = self.resource(&req.type_name)?;
-        let schema = resource.schema();
+        let schema = &resource.schema;
         let ty = schema.value_type();
         let mut diags = Diagnostics::new();
         let prior = decode_dynamic(req.prior_state.as_ref(), &ty, "prior state", &mut diags);
@@ -289,11 +299,14 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
             let triggers = if prior.is_null() {
                 Vec::new()
             } else {
-                resource.replace_triggers(&prior, &proposed)
+                resource.imp.replace_triggers(&prior, &proposed)
             };
             let mut plan = plan_change_with(&schema.block, &prior, &proposed, &config, triggers);
             if let Some(ctx) = self.context(&mut diags).await {
-                resource.modify_plan(&ctx, &prior, &config, &mut plan.planned, &mut diags);
+                if schema.block.attr("tags_all").is_some() {
+                    plan.planned.set("tags_all", plan_tags_all(ctx.default_tags(), config.get("tags")));
+                }
+                resource.imp.modify_plan(&ctx, &prior, &config, &mut plan.planned, &mut diags);
             }
             normalize_blocks(&schema.block, &mut plan.planned);
             response.planned_state = Some(encode_dynamic(&plan.planned, &ty));
@@ -309,7 +322,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         let req = req.into_inner();
         let resource = self.resource(&req.type_name)?;
-        let ty = resource.schema().value_type();
+        let ty = resource.schema.value_type();
         let mut diags = Diagnostics::new();
         let prior = decode_dynamic(req.prior_state.as_ref(), &ty, "prior state", &mut diags);
         let planned = decode_dynamic(req.planned_state.as_ref(), &ty, "planned state", &mut diags);
@@ -321,7 +334,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                 let mut work_diags = Diagnostics::new();
                 let result = if planned.is_null() {
                     self.cancellable(&mut diags, async {
-                        resource.delete(&ctx, &prior, &mut work_diags).await;
+                        resource.imp.delete(&ctx, &prior, &mut work_diags).await;
                         if work_diags.has_errors() {
                             prior.clone()
                         } else {
@@ -330,10 +343,10 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                     })
                     .await
                 } else if prior.is_null() {
-                    self.cancellable(&mut diags, resource.create(&ctx, &planned, &config, &mut work_diags))
+                    self.cancellable(&mut diags, resource.imp.create(&ctx, &planned, &config, &mut work_diags))
                         .await
                 } else {
-                    self.cancellable(&mut diags, resource.update(&ctx, &prior, &planned, &config, &mut work_diags))
+                    self.cancellable(&mut diags, resource.imp.update(&ctx, &prior, &planned, &config, &mut work_diags))
                         .await
                 };
                 diags.extend(work_diags);
@@ -345,7 +358,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         // A partial state (created, then a later step failed) may still hold planned unknowns;
         // Terraform refuses any unknown after apply, and the object must not be lost.
         new_state.unknowns_to_null();
-        normalize_blocks(&resource.schema().block, &mut new_state);
+        normalize_blocks(&resource.schema.block, &mut new_state);
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state: Some(encode_dynamic(&new_state, &ty)),
             private: req.planned_private,
@@ -360,12 +373,21 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
         let req = req.into_inner();
         let resource = self.resource(&req.type_name)?;
-        let ty = resource.schema().value_type();
+        let ty = resource.schema.value_type();
         let mut diags = Diagnostics::new();
         let mut imported = Vec::new();
-        if let Some(ctx) = self.context(&mut diags).await {
+        let id_form = resource.imp.import_id();
+        if !(id_form.accepts)(&req.id) {
+            diags.error_at(
+                &AttributePath::root(),
+                "Invalid import ID",
+                format!("{:?} is not {}, such as {}.", req.id, id_form.description, id_form.example),
+            );
+        } else if let Some(ctx) = self.context(&mut diags).await {
             let mut work_diags = Diagnostics::new();
-            let state = self.cancellable(&mut diags, resource.import(&ctx, &req.id, &mut work_diags)).await;
+            let state = self
+                .cancellable(&mut diags, resource.imp.import(&ctx, &req.id, &mut work_diags))
+                .await;
             let failed = work_diags.has_errors();
             diags.extend(work_diags);
             match state {
@@ -374,7 +396,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                     format!("No {} with ID {:?} exists.", req.type_name, req.id),
                 ),
                 Some(mut state) if !failed => {
-                    normalize_blocks(&resource.schema().block, &mut state);
+                    normalize_blocks(&resource.schema.block, &mut state);
                     imported.push(pb::import_resource_state::ImportedResource {
                         type_name: req.type_name.clone(),
                         state: Some(encode_dynamic(&state, &ty)),
@@ -397,14 +419,14 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
         let req = req.into_inner();
         let ds = self.data_source(&req.type_name)?;
-        let ty = ds.schema().value_type();
+        let ty = ds.schema.value_type();
         let mut diags = Diagnostics::new();
         let config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
         let mut state = config.clone();
         if !diags.has_errors() {
             if let Some(ctx) = self.context(&mut diags).await {
                 let mut read_diags = Diagnostics::new();
-                let read = self.cancellable(&mut diags, ds.read(&ctx, &config, &mut read_diags)).await;
+                let read = self.cancellable(&mut diags, ds.imp.read(&ctx, &config, &mut read_diags)).await;
                 let failed = read_diags.has_errors();
                 diags.extend(read_diags);
                 if let (Some(v), false) = (read, failed) {
@@ -412,7 +434,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                 }
             }
         }
-        normalize_blocks(&ds.schema().block, &mut state);
+        normalize_blocks(&ds.schema.block, &mut state);
         Ok(Response::new(pb::read_data_source::Response {
             state: Some(encode_dynamic(&state, &ty)),
             diagnostics: diagnostics_to_proto(&diags),
@@ -427,4 +449,14 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         tracing::info!("StopProvider: in-flight operations cancelled");
         Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
     }
+}
+
+/// The answer to every Validate*Config call: the value decodes against the schema, then meets it.
+fn validate_config(schema: &Schema, config: Option<&pb::DynamicValue>, what: &str) -> Vec<pb::Diagnostic> {
+    let mut diags = Diagnostics::new();
+    let config = decode_dynamic(config, &schema.value_type(), what, &mut diags);
+    if !diags.has_errors() {
+        schema.validate(&config, &mut diags);
+    }
+    diagnostics_to_proto(&diags)
 }

@@ -7,7 +7,7 @@ use tgbind_aws::elbv2::types::{
 };
 
 use crate::framework::{validators as v, Attribute, Block, Diagnostics, NestedBlock};
-use crate::resources::common::{i32_of, order_like, str_of};
+use crate::resources::values::{i32_of, order_like, str_of};
 use crate::tfvalue::{AttributePath, Value};
 
 pub const ACTION_TYPES: &[&str] = &["forward", "redirect", "fixed-response"];
@@ -436,7 +436,7 @@ mod tests {
     fn errors(actions: Vec<Value>) -> Vec<String> {
         let mut d = Diagnostics::new();
         validate(&Value::List(actions), &AttributePath::attr("default_action"), &mut d);
-        d.0.iter().map(|d| d.path.as_ref().unwrap().to_string()).collect()
+        d.error_paths()
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Everything started here is stopped on drop.
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod plugin_client;
 
 use std::path::{Path, PathBuf};
@@ -206,6 +207,21 @@ impl Workdir {
         }
     }
 
+    /// Plans into a file and reads it back with `terraform show -json`: what Terraform will do,
+    /// from its machine-readable plan (never from the human-readable text).
+    pub fn plan_json(&self) -> PlanJson {
+        self.plan_json_with_env(&[])
+    }
+
+    pub fn plan_json_with_env(&self, extra_env: &[(&str, &str)]) -> PlanJson {
+        let run = self.terraform_with_env(&["plan", "-no-color", "-input=false", "-out=tgbind.tfplan"], extra_env);
+        assert!(run.ok, "terraform {} plan failed:\n{}", self.tf.version, run.all());
+        let show = self.terraform_with_env(&["show", "-json", "tgbind.tfplan"], extra_env);
+        assert!(show.ok, "terraform show -json: {}", show.all());
+        let json: serde_json::Value = serde_json::from_str(&show.stdout).expect("terraform show -json prints JSON");
+        PlanJson(json)
+    }
+
     pub fn assert_no_changes(&self, context: &str) {
         let (changes, run) = self.plan_has_changes();
         assert!(
@@ -219,5 +235,93 @@ impl Workdir {
         let run = self.terraform(&["output", "-raw", name]);
         assert!(run.ok, "terraform output {name}: {}", run.all());
         run.stdout.trim().to_string()
+    }
+}
+
+/// A plan as `terraform show -json` prints it.
+pub struct PlanJson(pub serde_json::Value);
+
+impl PlanJson {
+    fn changes(&self) -> impl Iterator<Item = &serde_json::Value> {
+        self.0["resource_changes"].as_array().into_iter().flatten()
+    }
+
+    fn change(&self, address: &str) -> &serde_json::Value {
+        self.changes()
+            .find(|c| c["address"] == address)
+            .unwrap_or_else(|| panic!("no {address} in the plan: {}", self.0))
+    }
+
+    /// The actions planned for a resource: `["update"]`, `["delete", "create"]`, `["no-op"]`...
+    pub fn actions(&self, address: &str) -> Vec<String> {
+        self.change(address)["change"]["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect()
+    }
+
+    pub fn updates_in_place(&self, address: &str) -> bool {
+        self.actions(address) == ["update"]
+    }
+
+    pub fn replaces(&self, address: &str) -> bool {
+        let actions = self.actions(address);
+        actions.len() == 2 && actions.contains(&"create".to_string()) && actions.contains(&"delete".to_string())
+    }
+
+    /// A replacement that creates the new object before destroying the old one.
+    pub fn creates_before_destroy(&self, address: &str) -> bool {
+        self.actions(address) == ["create", "delete"]
+    }
+
+    /// Attribute paths that force the replacement (`replace_paths`), as dotted strings.
+    pub fn replace_paths(&self, address: &str) -> Vec<String> {
+        self.change(address)["change"]["replace_paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                p.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|step| step.as_str().map_or_else(|| step.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect()
+    }
+
+    /// (to add, to change, to destroy), counted as Terraform's summary line counts them.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let (mut add, mut change, mut destroy) = (0, 0, 0);
+        for c in self.changes() {
+            for action in c["change"]["actions"].as_array().into_iter().flatten() {
+                match action.as_str() {
+                    Some("create") => add += 1,
+                    Some("update") => change += 1,
+                    Some("delete") => destroy += 1,
+                    _ => {}
+                }
+            }
+        }
+        (add, change, destroy)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.counts() != (0, 0, 0)
+    }
+
+    /// A top-level attribute's value before and after the change (JSON null when absent).
+    pub fn attribute(&self, address: &str, name: &str) -> (serde_json::Value, serde_json::Value) {
+        let change = &self.change(address)["change"];
+        (change["before"][name].clone(), change["after"][name].clone())
+    }
+
+    /// Whether a top-level attribute differs between before and after (unknown after counts).
+    pub fn changes_attribute(&self, address: &str, name: &str) -> bool {
+        let change = &self.change(address)["change"];
+        change["before"][name] != change["after"][name] || change["after_unknown"][name] == true
     }
 }

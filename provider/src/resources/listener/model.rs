@@ -1,42 +1,15 @@
-//! Pure parts of `elbv2_listener`: schema, cross-field rules and the state for what AWS reports.
+//! Pure decisions for `elbv2_listener`: cross-field rules and the state for what AWS reports.
 
 use std::collections::BTreeMap;
 
 use tgbind_aws::elbv2::types::Action;
 
-use crate::framework::{validators as v, Attribute, Block, Diagnostics, Schema};
+use crate::framework::tags::tags_from_remote;
+use crate::framework::Diagnostics;
 use crate::resources::actions;
-use crate::resources::tags::tags_from_remote;
 use crate::tfvalue::{AttributePath, Value};
 
-pub const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
 const SECURE: &[&str] = &["HTTPS", "TLS"];
-
-pub fn schema() -> Schema {
-    let block = Block::new()
-        .description("A listener: a port and protocol on a load balancer, with the action for requests no rule matches.")
-        .attribute(Attribute::string("arn").computed().description("ARN of the listener."))
-        .attribute(Attribute::string("id").computed().description("Same as `arn`."))
-        .attribute(Attribute::string("load_balancer_arn").required().requires_replace().description("ARN of the load balancer."))
-        .attribute(Attribute::number("port").required().description("Port the load balancer listens on, 1-65535.").validate(v::int_between(1, 65535)))
-        .attribute(
-            Attribute::string("protocol")
-                .optional_computed()
-                .description("`HTTP` or `HTTPS` for application load balancers (default `HTTP`); `TCP`, `TLS`, `UDP` or `TCP_UDP` for network load balancers (default `TCP`).")
-                .validate(v::one_of(PROTOCOLS)),
-        )
-        .attribute(Attribute::string("certificate_arn").description("ARN of the default server certificate; required for `HTTPS` and `TLS`."))
-        .attribute(Attribute::string("ssl_policy").optional_computed().description("Security policy for `HTTPS` and `TLS`; AWS picks its default when left out."))
-        .attribute(
-            Attribute::string("alpn_policy")
-                .description("ALPN policy of a `TLS` listener: `HTTP1Only`, `HTTP2Only`, `HTTP2Optional`, `HTTP2Preferred` or `None`.")
-                .validate(v::one_of(&["HTTP1Only", "HTTP2Only", "HTTP2Optional", "HTTP2Preferred", "None"])),
-        )
-        .attribute(Attribute::string_map("tags").description("Tags of the listener."))
-        .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
-        .block(actions::action_block("default_action").with_description("What happens to requests no rule matches: `forward`, `redirect` or `fixed-response`."));
-    Schema::new(0, block)
-}
 
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let at = AttributePath::attr;
@@ -67,6 +40,13 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             format!("`alpn_policy` applies to TLS listeners, not {protocol}."),
         );
     }
+}
+
+/// Whether an update changes what ModifyListener sets (tags have their own calls).
+pub fn settings_changed(prior: &Value, planned: &Value) -> bool {
+    ["port", "protocol", "certificate_arn", "ssl_policy", "alpn_policy", "default_action"]
+        .iter()
+        .any(|name| planned.get(name) != prior.get(name))
 }
 
 /// What AWS reports about a listener, in plain Rust (filled by the I/O layer).
@@ -107,9 +87,7 @@ mod tests {
     use super::*;
 
     fn errors_at(config: &Value) -> Vec<String> {
-        let mut d = Diagnostics::new();
-        validate(config, &mut d);
-        d.0.iter().map(|d| d.path.as_ref().unwrap().to_string()).collect()
+        Diagnostics::paths_of(validate, config)
     }
 
     #[test]

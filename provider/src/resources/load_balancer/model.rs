@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::framework::tags::tags_from_remote;
 use crate::framework::Diagnostics;
-use crate::resources::arn::arn_suffix;
-use crate::resources::tags::tags_from_remote;
+use crate::resources::values::arn_suffix;
 use crate::tfvalue::{AttributePath, Value};
 
 const ALB_ONLY: &[&str] = &["idle_timeout", "enable_http2", "drop_invalid_header_fields"];
@@ -238,10 +238,7 @@ pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tag
     Value::object([
         ("arn", Value::string(&remote.arn)),
         ("id", Value::string(&remote.arn)),
-        (
-            "arn_suffix",
-            Value::string(arn_suffix(&remote.arn).trim_start_matches("loadbalancer/")),
-        ),
+        ("arn_suffix", Value::string(arn_suffix(&remote.arn))),
         ("dns_name", Value::opt_string(remote.dns_name.clone())),
         ("zone_id", Value::opt_string(remote.zone_id.clone())),
         ("vpc_id", Value::opt_string(remote.vpc_id.clone())),
@@ -278,14 +275,23 @@ pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tag
     ])
 }
 
+/// The data source's value: the balancer with every tag, and access logs whenever they are on.
+pub fn data_source_state(remote: &RemoteLoadBalancer) -> Value {
+    let mut value = state_from_remote(remote, &Value::Null, &Default::default(), true);
+    if let Value::Object(m) = &mut value {
+        m.remove("name_prefix");
+        m.remove("tags_all");
+        m.remove("timeouts");
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn errors_at(config: &Value) -> Vec<String> {
-        let mut d = Diagnostics::new();
-        validate(config, &mut d);
-        d.0.iter().map(|d| d.path.as_ref().unwrap().to_string()).collect()
+        Diagnostics::paths_of(validate, config)
     }
 
     #[test]

@@ -1,5 +1,6 @@
+use super::model;
 use crate::framework::{validators as v, Attribute, Block, NestedBlock, Schema};
-use crate::resources::common::timeouts_block;
+use crate::resources::values::{require_lookup, timeouts_block};
 
 pub const TYPES: &[&str] = &["application", "network"];
 
@@ -78,5 +79,15 @@ pub fn schema() -> Schema {
             ("create", "the load balancer to become active (default `10m`)"),
             ("delete", "the load balancer to be gone (default `10m`)"),
         ]));
-    Schema::new(0, block)
+    Schema::new(0, block).check(model::validate)
+}
+
+/// The data source `elbv2_load_balancer`: the resource's attributes, read-only, found by `arn`,
+/// `name` or `tags`.
+pub fn data_source_schema() -> Schema {
+    let block = schema()
+        .block
+        .as_data_source(&["arn", "name", "tags"], &["name_prefix", "tags_all", "timeouts"])
+        .description("Looks up one load balancer by `arn`, `name` or `tags` (an error unless exactly one matches).");
+    Schema::new(0, block).check(require_lookup)
 }

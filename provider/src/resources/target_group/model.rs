@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use tgbind_aws::{HealthState, TargetHealth};
+
+use crate::framework::tags::tags_from_remote;
 use crate::framework::Diagnostics;
-use crate::resources::arn::arn_suffix;
-use crate::resources::tags::tags_from_remote;
+use crate::resources::values::{arn_suffix, i32_of, str_of};
 use crate::tfvalue::{AttributePath, Value};
 
 const HTTP_PROTOCOLS: &[&str] = &["HTTP", "HTTPS"];
@@ -198,6 +200,66 @@ pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
     out
 }
 
+/// AWS gives HTTP(S) groups protocol_version HTTP1 when none is asked for; other groups none:
+/// known at plan time, so the plan shows it.
+pub fn plan_protocol_version(config: &Value, planned: &mut Value) {
+    if config.get("protocol_version").is_null() && planned.get("protocol_version").is_unknown() {
+        match config.get("protocol").as_str() {
+            Some("HTTP" | "HTTPS") => planned.set("protocol_version", Value::string("HTTP1")),
+            Some(_) => planned.set("protocol_version", Value::Null),
+            None => {}
+        }
+    }
+}
+
+/// The planned `health_check {}` as the API's health check fields (create and modify alike).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthCheckSettings {
+    pub enabled: Option<bool>,
+    pub path: Option<String>,
+    pub port: Option<String>,
+    pub protocol: Option<String>,
+    pub interval: Option<i32>,
+    pub timeout: Option<i32>,
+    pub healthy_threshold: Option<i32>,
+    pub unhealthy_threshold: Option<i32>,
+    pub matcher: Option<String>,
+    /// The matcher holds gRPC codes (a GRPC group), not HTTP codes.
+    pub grpc: bool,
+}
+
+impl HealthCheckSettings {
+    pub fn of(planned: &Value) -> Self {
+        let hc = planned.first_block("health_check");
+        Self {
+            enabled: hc.get("enabled").as_bool(),
+            path: str_of(hc.get("path")),
+            port: str_of(hc.get("port")),
+            protocol: str_of(hc.get("protocol")),
+            interval: i32_of(hc.get("interval")),
+            timeout: i32_of(hc.get("timeout")),
+            healthy_threshold: i32_of(hc.get("healthy_threshold")),
+            unhealthy_threshold: i32_of(hc.get("unhealthy_threshold")),
+            matcher: str_of(hc.get("matcher")),
+            grpc: planned.get("protocol_version").as_str() == Some("GRPC"),
+        }
+    }
+}
+
+/// What to tell a user whose target group cannot be deleted because traffic still goes to it.
+pub fn in_use_detail(aws_message: &str, users: &[String]) -> String {
+    let held_by = if users.is_empty() {
+        String::new()
+    } else {
+        format!("\n\nStill forwarding to it:\n  - {}", users.join("\n  - "))
+    };
+    format!(
+        "{aws_message}{held_by}\n\nTo replace a group that a listener or rule uses, give it `name_prefix` instead of `name` and \
+         `lifecycle {{ create_before_destroy = true }}`: Terraform then creates the new group, points the listener at it, \
+         and deletes the old one last."
+    )
+}
+
 /// What AWS reports about a target group, in plain Rust (filled by the I/O layer).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RemoteTargetGroup {
@@ -337,6 +399,48 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
     ])
 }
 
+/// The data source's value: the group as AWS reports it, with its targets' health.
+pub fn data_source_state(tg: &RemoteTargetGroup, health: &[TargetHealth]) -> Value {
+    let arn = tg.arn.as_str();
+    let healthy = health.iter().filter(|h| h.state == HealthState::Healthy).count();
+    let targets = health
+        .iter()
+        .map(|h| {
+            Value::object([
+                ("id", Value::string(&h.target.id)),
+                ("port", Value::int(h.target.port as i64)),
+                ("state", Value::string(h.state.as_str())),
+                ("reason", Value::opt_string(h.reason.clone())),
+            ])
+        })
+        .collect();
+    Value::object([
+        ("arn", Value::string(arn)),
+        ("id", Value::string(arn)),
+        ("arn_suffix", Value::string(arn_suffix(arn))),
+        ("name", Value::string(&tg.name)),
+        ("tags", Value::string_map(tg.tags.clone())),
+        ("port", Value::opt_i64(tg.port)),
+        ("protocol", Value::opt_string(tg.protocol.clone())),
+        ("protocol_version", Value::opt_string(tg.protocol_version.clone())),
+        ("vpc_id", Value::opt_string(tg.vpc_id.clone())),
+        ("target_type", Value::opt_string(tg.target_type.clone())),
+        ("ip_address_type", Value::opt_string(tg.ip_address_type.clone())),
+        (
+            "deregistration_delay",
+            Value::opt_i64(
+                tg.attributes
+                    .get("deregistration_delay.timeout_seconds")
+                    .and_then(|s| s.parse().ok()),
+            ),
+        ),
+        ("load_balancer_arns", Value::string_set(tg.load_balancer_arns.clone())),
+        ("health_check", Value::List(vec![tg.health_check_value()])),
+        ("targets", Value::List(targets)),
+        ("healthy_target_count", Value::int(healthy as i64)),
+    ])
+}
+
 /// Version 0 states (the `aws_lb_target_group` layout) kept `deregistration_delay` as a string.
 pub fn upgrade_v0(mut raw: serde_json::Value) -> serde_json::Value {
     if let Some(obj) = raw.as_object_mut() {
@@ -357,11 +461,7 @@ mod tests {
     }
 
     fn errors_at(config: &Value) -> Vec<String> {
-        let mut d = Diagnostics::new();
-        validate(config, &mut d);
-        d.0.iter()
-            .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
-            .collect()
+        Diagnostics::paths_of(validate, config)
     }
 
     #[test]

@@ -1,5 +1,7 @@
+use super::model;
 use crate::framework::{validators as v, Attribute, Block, NestedBlock, Schema};
-use crate::resources::common::timeouts_block;
+use crate::resources::values::{require_lookup, timeouts_block};
+use crate::tfvalue::Type;
 
 /// Version 1 stores `deregistration_delay` as a number (version 0, like `aws_lb_target_group`,
 /// stored it as a string); see `upgrade_v0`.
@@ -124,5 +126,51 @@ pub fn schema() -> Schema {
             "delete",
             "listeners and rules to stop using the group, e.g. while they are deleted in the same apply (default `2m`)",
         )]));
-    Schema::new(SCHEMA_VERSION, block)
+    Schema::new(SCHEMA_VERSION, block).check(model::validate)
+}
+
+fn object(fields: &[(&str, Type)]) -> Type {
+    Type::Object(fields.iter().map(|(k, t)| (k.to_string(), t.clone())).collect())
+}
+
+/// The data source `elbv2_target_group`: the group's settings, registered targets and health.
+pub fn data_source_schema() -> Schema {
+    {
+        let health_check = object(&[
+            ("enabled", Type::Bool),
+            ("path", Type::String),
+            ("port", Type::String),
+            ("protocol", Type::String),
+            ("matcher", Type::String),
+            ("interval", Type::Number),
+            ("timeout", Type::Number),
+            ("healthy_threshold", Type::Number),
+            ("unhealthy_threshold", Type::Number),
+        ]);
+        let target = object(&[
+            ("id", Type::String),
+            ("port", Type::Number),
+            ("state", Type::String),
+            ("reason", Type::String),
+        ]);
+        let block = Block::new()
+            .description("Looks up one target group by `arn`, `name` or `tags` (an error unless exactly one matches), with its registered targets and their health.")
+            .attribute(Attribute::string("arn").optional_computed().description("ARN of the target group."))
+            .attribute(Attribute::string("name").optional_computed().description("Name of the target group."))
+            .attribute(Attribute::string_map("tags").optional_computed().description("Tags the target group must carry (all of them)."))
+            .attribute(Attribute::string("id").computed().description("Same as `arn`."))
+            .attribute(Attribute::string("arn_suffix").computed().description("`targetgroup/<name>/<id>`."))
+            .attribute(Attribute::number("port").computed())
+            .attribute(Attribute::string("protocol").computed())
+            .attribute(Attribute::string("protocol_version").computed())
+            .attribute(Attribute::string("vpc_id").computed())
+            .attribute(Attribute::string("target_type").computed())
+            .attribute(Attribute::string("ip_address_type").computed())
+            .attribute(Attribute::number("deregistration_delay").computed())
+            .attribute(Attribute::string_set("load_balancer_arns").computed())
+            .attribute(Attribute::new("health_check", Type::list(health_check)).computed())
+            .attribute(Attribute::new("targets", Type::list(target)).computed().description("Registered targets with ELB's health state and reason, e.g. to wait for healthy targets before shifting traffic."))
+            .attribute(Attribute::number("healthy_target_count").computed().description("Registered targets in state `healthy`."));
+        Schema::new(0, block).check(require_lookup)
+    }
 }

@@ -1,22 +1,15 @@
-//! The `provider "elbv2" {}` block and the context every resource gets once it is configured.
+//! The `provider "elbv2" {}` block: its schema, and the context it configures for the resources
+//! that `resources` lists.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tgbind_aws::{elbv2, AssumeRole, AwsSettings};
+use tgbind_aws::{AssumeRole, AwsSettings};
 
+use crate::context::Elbv2Context;
 use crate::framework::{validators, Attribute, Block, DataSource, Diagnostics, NestedBlock, ProviderDefinition, Resource, Schema};
 use crate::resources;
 use crate::tfvalue::{AttributePath, Value};
-
-/// What resources use: the ELBv2 client and the tags every taggable object gets.
-pub struct Elbv2Context {
-    pub client: elbv2::Client,
-    pub default_tags: BTreeMap<String, String>,
-    /// Serialises automatic rule priority choices per listener.
-    pub priority_locks: resources::listener_rule::PriorityLocks,
-}
 
 pub struct Elbv2Provider {
     schema: Schema,
@@ -99,18 +92,10 @@ impl ProviderDefinition for Elbv2Provider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<Elbv2Context>>> {
-        vec![
-            Arc::new(resources::target_group::TargetGroup::new()),
-            Arc::new(resources::load_balancer::LoadBalancer::new()),
-            Arc::new(resources::listener::Listener::new()),
-            Arc::new(resources::listener_rule::ListenerRule::new()),
-        ]
+        resources::resources()
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Elbv2Context>>> {
-        vec![
-            Arc::new(resources::target_group_data::TargetGroupData::new()),
-            Arc::new(resources::load_balancer_data::LoadBalancerData::new()),
-        ]
+        resources::data_sources()
     }
 }

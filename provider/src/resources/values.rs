@@ -1,15 +1,12 @@
-//! Small pieces every elbv2 resource shares: value conversions, AWS error reporting, unique names,
-//! tag reads and writes.
+//! Pure pieces every elbv2 resource shares: value conversions, unique names, durations, the
+//! `timeouts` block, list ordering and the lookup rules of data sources. No I/O here (the shared
+//! AWS calls are in `remote`).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tgbind_aws::elbv2::types::Tag;
-use tgbind_aws::error_message;
+use tgbind_aws::Elbv2Arn;
 
 use crate::framework::{validators, Attribute, Block, Diagnostics, NestedBlock};
-use crate::provider_config::Elbv2Context;
-use crate::resources::tags::tag_changes;
 use crate::tfvalue::Value;
 
 pub fn i32_of(v: &Value) -> Option<i32> {
@@ -23,6 +20,11 @@ pub fn str_of(v: &Value) -> Option<String> {
 /// The strings of a list or set value (non-strings skipped).
 pub fn strings_of(v: &Value) -> Vec<String> {
     v.elements().iter().filter_map(|e| e.as_str().map(str::to_string)).collect()
+}
+
+/// `targetgroup/<name>/<id>`, `app/<name>/<id>`...: the ARN's suffix for CloudWatch dimensions.
+pub fn arn_suffix(arn: &str) -> String {
+    Elbv2Arn::parse(arn).map(|a| a.suffix()).unwrap_or_default()
 }
 
 /// `<prefix><unique suffix>` within `max` characters (32 for every elbv2 name).
@@ -54,116 +56,16 @@ pub fn created_but_unread(planned: &Value, arn: &str) -> Value {
     partial
 }
 
-pub fn to_tags(tags: &BTreeMap<String, String>) -> Option<Vec<Tag>> {
-    if tags.is_empty() {
-        return None;
-    }
-    Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())
-}
-
-pub fn report<E>(diags: &mut Diagnostics, what: &str, err: &E)
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-{
-    diags.error(format!("{what} failed"), error_message(err));
-}
-
-/// Tags of one object, or `None` after reporting an error.
-pub async fn fetch_tags(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<BTreeMap<String, String>> {
-    match ctx.client.describe_tags().resource_arns(arn).send().await {
-        Ok(out) => Some(
-            out.tag_descriptions()
-                .iter()
-                .flat_map(|d| d.tags())
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                .collect(),
-        ),
-        Err(e) => {
-            report(diags, "DescribeTags", &e);
-            None
-        }
-    }
-}
-
-/// Writes the tag changes from `prior.tags_all` to `planned.tags_all`: removals, then additions.
-pub async fn update_tags(ctx: &Elbv2Context, arn: &str, prior: &Value, planned: &Value, diags: &mut Diagnostics) {
-    let (upserts, removals) = tag_changes(&prior.get("tags_all").as_string_map(), &planned.get("tags_all").as_string_map());
-    if !removals.is_empty() {
-        if let Err(e) = ctx
-            .client
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(removals))
-            .send()
-            .await
-        {
-            report(diags, "RemoveTags", &e);
-        }
-    }
-    if let Some(tags) = to_tags(&upserts) {
-        if let Err(e) = ctx.client.add_tags().resource_arns(arn).set_tags(Some(tags)).send().await {
-            report(diags, "AddTags", &e);
-        }
-    }
-}
-
-/// The candidates whose tags include every wanted tag (DescribeTags takes 20 ARNs per call), for
-/// data source lookups by tags.
-pub async fn filter_by_tags(
-    ctx: &Elbv2Context,
-    arns: Vec<String>,
-    wanted: &BTreeMap<String, String>,
-    diags: &mut Diagnostics,
-) -> Option<Vec<String>> {
-    if wanted.is_empty() {
-        return Some(arns);
-    }
-    let mut out = Vec::new();
-    for batch in arns.chunks(20) {
-        match ctx.client.describe_tags().set_resource_arns(Some(batch.to_vec())).send().await {
-            Ok(res) => {
-                for d in res.tag_descriptions() {
-                    let tags: BTreeMap<&str, &str> = d
-                        .tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
-                        .collect();
-                    if wanted.iter().all(|(k, v)| tags.get(k.as_str()) == Some(&v.as_str())) {
-                        out.extend(d.resource_arn().map(str::to_string));
-                    }
-                }
-            }
-            Err(e) => {
-                report(diags, "DescribeTags", &e);
-                return None;
-            }
-        }
-    }
-    Some(out)
-}
-
-/// Data sources find one object by `arn`, `name` or `tags`: at least one must be set.
-pub fn require_lookup(config: &Value, what: &str, diags: &mut Diagnostics) {
+/// Data sources find one object by `arn`, `name` or `tags`: at least one must be set (a schema
+/// check of every data source).
+pub fn require_lookup(config: &Value, diags: &mut Diagnostics) {
     if ["arn", "name", "tags"].iter().all(|k| config.get(k).is_null()) {
         diags.error_at(
             &crate::tfvalue::AttributePath::root(),
             "Missing lookup argument",
-            format!("Set `arn`, `name` or `tags` to choose the {what}."),
+            "Set `arn`, `name` or `tags` to choose the object to read.",
         );
     }
-}
-
-/// The one candidate that carries every tag the lookup's `tags` names, or `None` after an error
-/// saying there were none or several.
-pub async fn single_match(
-    ctx: &Elbv2Context,
-    candidates: Option<Vec<String>>,
-    config: &Value,
-    what: &str,
-    diags: &mut Diagnostics,
-) -> Option<String> {
-    let matches = filter_by_tags(ctx, candidates?, &config.get("tags").as_string_map(), diags).await?;
-    exactly_one(matches, what, diags)
 }
 
 /// The single match of a data source lookup, or an error saying there were none or several.

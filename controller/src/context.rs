@@ -1,0 +1,81 @@
+//! What every reconcile shares: clients, watch caches and indexes, metrics, settings (the
+//! `Context`), and the error a reconcile can end with. Below `reconcile` and `run`, so both can use
+//! it without importing each other.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Service};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+use rand::Rng;
+use tgbind_aws::AwsError;
+
+use crate::aws::TargetGroupApi;
+use crate::crd::TargetGroupBinding;
+use crate::endpoints::EndpointSliceObject;
+use crate::index::{Index, Pending};
+use crate::metrics::Metrics;
+use crate::networking::{NetworkingError, SecurityGroupRules};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Re-check every binding this often even without events (drift in AWS).
+    pub resync: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// While some registered targets are not healthy yet, look again this soon (this group only).
+    pub health_recheck: Duration,
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub aws: Arc<dyn TargetGroupApi>,
+    pub bindings: Store<TargetGroupBinding>,
+    pub services: Store<Service>,
+    pub slices: Store<EndpointSliceObject>,
+    /// Nodes, for instance targets.
+    pub nodes: Store<Node>,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    pub pending: Arc<Pending>,
+    pub bindings_by_arn: Arc<Index<TargetGroupBinding>>,
+    pub slices_by_service: Arc<Index<EndpointSliceObject>>,
+    /// The EndpointSlice version in use (part of a slice's cache key).
+    pub slice_resource: kube::api::ApiResource,
+    /// Security-group rules for `spec.networking`; `None` where EC2 is not available (tests of
+    /// the ELB model alone), and bindings asking for rules are then told so.
+    pub networking: Option<Arc<SecurityGroupRules>>,
+    /// Named container ports of the pods behind each binding's endpoints.
+    pub named_ports: NamedPortCache,
+}
+
+/// Per binding: (pod name, address) -> the pod's named container ports.
+pub type NamedPortCache = std::sync::Mutex<HashMap<String, HashMap<(String, String), Vec<(String, i32)>>>>;
+
+/// What ends a reconcile with an error (problems with the binding itself are reported in its
+/// status instead, see `status::Problem`). Each keeps its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("AWS: {0}")]
+    Aws(#[from] AwsError),
+    #[error("security group rules: {0}")]
+    Networking(#[from] NetworkingError),
+}
+
+/// Exponential backoff with full jitter, capped: retry `n` waits a random time up to
+/// min(cap, base * 2^n).
+pub fn backoff(failures: u32, settings: &Settings) -> Duration {
+    let ceiling = settings
+        .backoff_base
+        .saturating_mul(1u32 << failures.min(20))
+        .min(settings.backoff_cap);
+    let millis = ceiling.as_millis().max(1) as u64;
+    Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
+}

@@ -1,0 +1,101 @@
+//! One reconcile of one TargetGroupBinding: read what the cluster wants (from the watch caches),
+//! read what the target group holds, write the difference (deregister first, then register), and
+//! report it in status and events. Decisions are pure functions in `desired`, `validation`,
+//! `status` and `readiness`; the I/O is split by concern:
+//! - [`targets`]: the sync of targets (ELB writes, the multi-cluster ownership record);
+//! - [`lifecycle`]: what happens when a binding is deleted (the finalizer's cleanup);
+//! - [`gates`]: pod readiness-gate conditions;
+//! - [`networking`]: the glue to `spec.networking`'s security-group rules (EC2 writes);
+//! - [`report`]: status patches, events and log lines.
+
+mod gates;
+mod lifecycle;
+mod networking;
+mod report;
+mod targets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Event};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use tracing::{instrument, warn};
+
+use crate::context::{backoff, Context, Error};
+use crate::crd::{TargetGroupBinding, FINALIZER};
+use crate::status::{next_status, ready_reason, Retry};
+
+pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = tgb.namespace().unwrap_or_default();
+    let api: Api<TargetGroupBinding> = Api::namespaced(ctx.client.clone(), &ns);
+    ctx.metrics
+        .queue_depth
+        .set(ctx.pending.started(&ObjectRef::from_obj(tgb.as_ref())) as i64);
+    ctx.metrics.reconciles_in_flight.inc();
+    let started = std::time::Instant::now();
+    let result = finalizer(&api, FINALIZER, tgb, |event| async {
+        match event {
+            Event::Apply(tgb) => apply(&tgb, &api, &ctx).await,
+            Event::Cleanup(tgb) => lifecycle::cleanup(&tgb, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.metrics.reconciles_in_flight.dec();
+    ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Retries for errors that escaped `apply` (a failed status write, a finalizer patch conflict).
+pub fn error_policy(tgb: Arc<TargetGroupBinding>, err: &Error, ctx: Arc<Context>) -> Action {
+    warn!(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default(), error = %err, "reconcile failed");
+    ctx.metrics.reconcile_error("ControllerError");
+    let failures = tgb.status.as_ref().and_then(|s| s.consecutive_failures).unwrap_or(0) as u32;
+    Action::requeue(backoff(failures + 1, &ctx.settings))
+}
+
+#[instrument(skip_all, fields(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default()))]
+async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Context) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let outcome = targets::sync(tgb, ctx).await;
+    let prev = tgb.status.as_ref();
+    let next = next_status(prev, tgb.meta().generation, &outcome, Time(k8s_openapi::jiff::Timestamp::now()));
+    let reference = tgb.object_ref(&());
+    match &outcome {
+        Ok(_) => {}
+        Err(p) => {
+            ctx.metrics.reconcile_error(p.reason);
+            // One event per new problem, not one per retry.
+            if ready_reason(prev) != Some(p.reason) {
+                report::publish(ctx, &reference, EventType::Warning, p.reason, &p.message).await;
+            }
+            warn!(reason = p.reason, message = %p.message, "binding not ready");
+        }
+    }
+    if prev != Some(&next) {
+        api.patch_status(
+            &tgb.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(report::status_patch(prev, &next)),
+        )
+        .await?;
+    }
+    Ok(match outcome {
+        // Targets on their way to healthy (and pods waiting on their gates): look again soon, this
+        // group only. A group no load balancer uses never gets healthier.
+        // The interval runs from this reconcile's start, so health is read every `health_recheck`
+        // however long the reconcile took.
+        Ok(s) if s.healthy < s.desired && !s.not_in_use => {
+            let interval = ctx.settings.health_recheck.min(ctx.settings.resync);
+            Action::requeue(interval.saturating_sub(started.elapsed()).max(Duration::from_millis(50)))
+        }
+        Ok(_) => Action::requeue(ctx.settings.resync),
+        Err(p) if p.retry == Retry::OnChange => Action::await_change(),
+        Err(_) => Action::requeue(backoff(next.consecutive_failures.unwrap_or(1) as u32, &ctx.settings)),
+    })
+}

@@ -1,0 +1,106 @@
+//! What a reconcile tells: status patches, events and log lines, and the problems AWS and the
+//! ownership record report, in the words the Ready condition uses.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use tgbind_aws::{AwsError, ErrorKind, Target};
+use tracing::{info, warn};
+
+use crate::context::Context;
+use crate::crd::TargetGroupBindingStatus;
+use crate::status::{Problem, Retry};
+
+/// A JSON merge patch from `prev` to `next`: fields `next` leaves out are sent as null, since a merge
+/// patch that omits a field keeps its old value.
+pub(super) fn status_patch(prev: Option<&TargetGroupBindingStatus>, next: &TargetGroupBindingStatus) -> serde_json::Value {
+    let mut fields = match serde_json::to_value(next) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(serde_json::Value::Object(old)) = prev.and_then(|p| serde_json::to_value(p).ok()) {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    serde_json::json!({ "status": fields })
+}
+
+pub(super) async fn publish(ctx: &Context, reference: &ObjectReference, kind: EventType, reason: &str, note: &str) {
+    let event = KubeEvent {
+        type_: kind,
+        reason: reason.to_string(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, reference).await {
+        warn!(error = %e, "could not publish event");
+    }
+}
+
+pub(super) fn aws_problem(e: AwsError, arn: &str) -> Problem {
+    match e.kind {
+        ErrorKind::NotFound => Problem::new(
+            "TargetGroupNotFound",
+            format!("target group {arn} does not exist (deleted out of band?): {}", e.message),
+            Retry::Backoff,
+        ),
+        ErrorKind::AccessDenied => Problem::new("AccessDenied", e.message, Retry::Backoff),
+        ErrorKind::Throttled => Problem::new("Throttled", e.message, Retry::Backoff),
+        ErrorKind::Invalid => Problem::new("InvalidTargets", e.message, Retry::Backoff),
+        _ => Problem::new("AWSError", e.message, Retry::Backoff),
+    }
+}
+
+pub(super) fn record_problem(e: kube::Error) -> Problem {
+    Problem::new(
+        "OwnershipRecordFailed",
+        format!("could not read or write the multi-cluster ownership ConfigMap: {e}"),
+        Retry::Backoff,
+    )
+}
+
+/// A log line and a Normal event for targets written.
+pub(super) async fn announce(ctx: &Context, reference: &ObjectReference, reason: &str, verb: &str, targets: &[Target]) {
+    let listed = summary(targets);
+    info!(count = targets.len(), targets = %listed, "{verb} targets");
+    publish(
+        ctx,
+        reference,
+        EventType::Normal,
+        reason,
+        &format!("{verb} {} target(s): {listed}", targets.len()),
+    )
+    .await;
+}
+
+fn summary(targets: &[Target]) -> String {
+    let shown: Vec<String> = targets.iter().take(10).map(Target::to_string).collect();
+    if targets.len() > shown.len() {
+        format!("{} and {} more", shown.join(", "), targets.len() - shown.len())
+    } else {
+        shown.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_patch_clears_fields_that_went_away() {
+        let prev = TargetGroupBindingStatus {
+            consecutive_failures: Some(3),
+            registered_targets: Some(1),
+            ..Default::default()
+        };
+        let next = TargetGroupBindingStatus {
+            registered_targets: Some(2),
+            ..Default::default()
+        };
+        let patch = status_patch(Some(&prev), &next);
+        assert_eq!(patch["status"]["consecutiveFailures"], serde_json::Value::Null);
+        assert!(patch["status"].as_object().unwrap().contains_key("consecutiveFailures"));
+        assert_eq!(patch["status"]["registeredTargets"], 2);
+    }
+}

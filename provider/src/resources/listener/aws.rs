@@ -1,0 +1,126 @@
+//! The listener's AWS calls.
+
+use std::collections::BTreeMap;
+
+use tgbind_aws::elbv2::types::{Action, Certificate, ProtocolEnum};
+use tgbind_aws::{classify, error_message, ErrorKind};
+
+use super::model::RemoteListener;
+use crate::context::Elbv2Context;
+use crate::framework::Diagnostics;
+use crate::resources::actions;
+use crate::resources::remote::{fetch_tags, report, to_tags};
+use crate::resources::values::{i32_of, str_of};
+use crate::tfvalue::Value;
+
+/// The listener as AWS reports it; `None` when it does not exist (or after a reported error).
+pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteListener> {
+    let out = match ctx.client.describe_listeners().listener_arns(arn).send().await {
+        Ok(out) => out,
+        Err(e) if classify(&e) == ErrorKind::NotFound => return None,
+        Err(e) => {
+            report(diags, "DescribeListeners", &e);
+            return None;
+        }
+    };
+    let l = out.listeners().first()?;
+    let tags = fetch_tags(ctx, arn, diags).await?;
+    Some(remote_from(l, tags))
+}
+
+/// A listener as AWS describes it (DescribeListeners or CreateListener), with its tags.
+pub fn remote_from(l: &tgbind_aws::elbv2::types::Listener, tags: BTreeMap<String, String>) -> RemoteListener {
+    RemoteListener {
+        arn: l.listener_arn().unwrap_or_default().to_string(),
+        load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+        port: l.port().map(i64::from),
+        protocol: l.protocol().map(|p| p.as_str().to_string()),
+        // The first certificate of DescribeListeners is the default one.
+        certificate_arn: l.certificates().first().and_then(|c| c.certificate_arn()).map(str::to_string),
+        ssl_policy: l.ssl_policy().map(str::to_string),
+        alpn_policy: l.alpn_policy().first().cloned(),
+        default_actions: l.default_actions().to_vec(),
+        tags,
+    }
+}
+
+/// The protocol of a listener that names none: HTTP on an application load balancer, TCP on a
+/// network one (AWS wants it spelled out).
+pub async fn default_protocol(ctx: &Elbv2Context, lb_arn: &str) -> Option<String> {
+    let out = ctx.client.describe_load_balancers().load_balancer_arns(lb_arn).send().await.ok()?;
+    let kind = out.load_balancers().first()?.r#type()?.as_str().to_string();
+    Some(if kind == "network" { "TCP" } else { "HTTP" }.to_string())
+}
+
+fn certificates(planned: &Value) -> Option<Vec<Certificate>> {
+    str_of(planned.get("certificate_arn")).map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
+}
+
+fn sdk_actions(planned: &Value) -> Option<Vec<Action>> {
+    Some(planned.get("default_action").elements().iter().map(actions::to_sdk).collect())
+}
+
+/// CreateListener; the listener as AWS answers, `None` after a reported error.
+pub async fn create(
+    ctx: &Elbv2Context,
+    planned: &Value,
+    protocol: Option<String>,
+    diags: &mut Diagnostics,
+) -> Option<tgbind_aws::elbv2::types::Listener> {
+    let created = ctx
+        .client
+        .create_listener()
+        .set_load_balancer_arn(str_of(planned.get("load_balancer_arn")))
+        .set_port(i32_of(planned.get("port")))
+        .set_protocol(protocol.map(|p| ProtocolEnum::from(p.as_str())))
+        .set_certificates(certificates(planned))
+        .set_ssl_policy(str_of(planned.get("ssl_policy")))
+        .set_alpn_policy(str_of(planned.get("alpn_policy")).map(|p| vec![p]))
+        .set_default_actions(sdk_actions(planned))
+        .set_tags(to_tags(&planned.get("tags_all").as_string_map()))
+        .send()
+        .await;
+    match created {
+        Ok(out) => {
+            let listener = out.listeners().first().filter(|l| l.listener_arn().is_some()).cloned();
+            if listener.is_none() {
+                diags.error(
+                    "CreateListener returned no listener",
+                    "AWS answered without an ARN; nothing to record.",
+                );
+            }
+            listener
+        }
+        Err(e) => {
+            report(diags, "CreateListener", &e);
+            None
+        }
+    }
+}
+
+/// ModifyListener with every planned setting.
+pub async fn modify(ctx: &Elbv2Context, arn: &str, planned: &Value, diags: &mut Diagnostics) {
+    let out = ctx
+        .client
+        .modify_listener()
+        .listener_arn(arn)
+        .set_port(i32_of(planned.get("port")))
+        .set_protocol(str_of(planned.get("protocol")).map(|p| ProtocolEnum::from(p.as_str())))
+        .set_certificates(certificates(planned))
+        .set_ssl_policy(str_of(planned.get("ssl_policy")))
+        .set_alpn_policy(str_of(planned.get("alpn_policy")).map(|p| vec![p]))
+        .set_default_actions(sdk_actions(planned))
+        .send()
+        .await;
+    if let Err(e) = out {
+        report(diags, "ModifyListener", &e);
+    }
+}
+
+pub async fn delete(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) {
+    match ctx.client.delete_listener().listener_arn(arn).send().await {
+        Ok(_) => {}
+        Err(e) if classify(&e) == ErrorKind::NotFound => {}
+        Err(e) => diags.error("DeleteListener failed", error_message(&e)),
+    }
+}

@@ -1,0 +1,147 @@
+//! The listener rule's AWS calls.
+
+use std::collections::BTreeMap;
+
+use tgbind_aws::elbv2::types::{Action, Rule, RuleCondition, RulePriorityPair};
+use tgbind_aws::{classify, error_message, Elbv2Arn, ErrorKind};
+
+use super::model::{condition_to_sdk, RemoteRule};
+use crate::context::Elbv2Context;
+use crate::framework::Diagnostics;
+use crate::resources::actions;
+use crate::resources::remote::{fetch_tags, report, to_tags};
+use crate::tfvalue::Value;
+
+/// Priorities of a listener's rules (the default rule has none).
+pub async fn priorities_in_use(ctx: &Elbv2Context, listener_arn: &str, diags: &mut Diagnostics) -> Option<Vec<i64>> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = ctx
+            .client
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .set_marker(marker.take())
+            .send()
+            .await;
+        match page {
+            Ok(page) => {
+                out.extend(page.rules().iter().filter_map(|r| r.priority()?.parse::<i64>().ok()));
+                match page.next_marker() {
+                    Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                    _ => return Some(out),
+                }
+            }
+            Err(e) => {
+                report(diags, "DescribeRules", &e);
+                return None;
+            }
+        }
+    }
+}
+
+/// The rule as AWS reports it; `None` when it does not exist (or after a reported error).
+pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteRule> {
+    let out = match ctx.client.describe_rules().rule_arns(arn).send().await {
+        Ok(out) => out,
+        Err(e) if classify(&e) == ErrorKind::NotFound => return None,
+        Err(e) => {
+            report(diags, "DescribeRules", &e);
+            return None;
+        }
+    };
+    let rule = out.rules().first()?;
+    let tags = fetch_tags(ctx, arn, diags).await?;
+    Some(remote_from(rule, tags))
+}
+
+/// A rule as AWS describes it (DescribeRules or CreateRule), with its tags.
+pub fn remote_from(rule: &Rule, tags: BTreeMap<String, String>) -> RemoteRule {
+    let arn = rule.rule_arn().unwrap_or_default();
+    RemoteRule {
+        arn: arn.to_string(),
+        // A rule's ARN names its listener.
+        listener_arn: Elbv2Arn::parse(arn).and_then(|a| a.parent()).unwrap_or_default(),
+        priority: rule.priority().and_then(|p| p.parse().ok()),
+        actions: rule.actions().to_vec(),
+        conditions: rule.conditions().to_vec(),
+        tags,
+    }
+}
+
+fn sdk_actions(planned: &Value) -> Vec<Action> {
+    planned.get("action").elements().iter().map(actions::to_sdk).collect()
+}
+
+fn sdk_conditions(planned: &Value) -> Vec<RuleCondition> {
+    planned.get("condition").elements().iter().map(condition_to_sdk).collect()
+}
+
+/// Why a CreateRule did not create a rule.
+pub enum CreateFailed {
+    /// Another rule has the priority.
+    PriorityInUse,
+    /// Reported in the diagnostics.
+    Reported,
+}
+
+/// Creates the rule at `priority`.
+pub async fn create_at(
+    ctx: &Elbv2Context,
+    planned: &Value,
+    listener_arn: &str,
+    priority: i64,
+    diags: &mut Diagnostics,
+) -> Result<Rule, CreateFailed> {
+    let out = ctx
+        .client
+        .create_rule()
+        .listener_arn(listener_arn)
+        .priority(priority as i32)
+        .set_actions(Some(sdk_actions(planned)))
+        .set_conditions(Some(sdk_conditions(planned)))
+        .set_tags(to_tags(&planned.get("tags_all").as_string_map()))
+        .send()
+        .await;
+    match out {
+        Ok(out) => out.rules().iter().find(|r| r.rule_arn().is_some()).cloned().ok_or_else(|| {
+            diags.error("CreateRule returned no rule", "AWS answered without an ARN; nothing to record.");
+            CreateFailed::Reported
+        }),
+        Err(e) if e.as_service_error().and_then(|s| tgbind_aws::error_code(s)) == Some("PriorityInUse") => Err(CreateFailed::PriorityInUse),
+        Err(e) => {
+            report(diags, "CreateRule", &e);
+            Err(CreateFailed::Reported)
+        }
+    }
+}
+
+/// ModifyRule with the planned actions and conditions.
+pub async fn modify(ctx: &Elbv2Context, arn: &str, planned: &Value, diags: &mut Diagnostics) {
+    let out = ctx
+        .client
+        .modify_rule()
+        .rule_arn(arn)
+        .set_actions(Some(sdk_actions(planned)))
+        .set_conditions(Some(sdk_conditions(planned)))
+        .send()
+        .await;
+    if let Err(e) = out {
+        report(diags, "ModifyRule", &e);
+    }
+}
+
+pub async fn set_priority(ctx: &Elbv2Context, arn: &str, priority: i32, diags: &mut Diagnostics) {
+    let pair = RulePriorityPair::builder().rule_arn(arn).priority(priority).build();
+    if let Err(e) = ctx.client.set_rule_priorities().rule_priorities(pair).send().await {
+        report(diags, "SetRulePriorities", &e);
+    }
+}
+
+pub async fn delete(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) {
+    match ctx.client.delete_rule().rule_arn(arn).send().await {
+        Ok(_) => {}
+        Err(e) if classify(&e) == ErrorKind::NotFound => {}
+        Err(e) => diags.error("DeleteRule failed", error_message(&e)),
+    }
+}
