@@ -1,6 +1,9 @@
 //! Compiles the vendored plugin protocol definitions. `protox` parses them in Rust, so the build
 //! needs no system `protoc`.
+include!("../build-support/commit.rs");
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    emit_git_commit();
     let proto_root = "../proto";
     let files = [
         "tfplugin6/tfplugin6.proto",

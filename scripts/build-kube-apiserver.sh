@@ -12,16 +12,13 @@ if [ -x "$OUT/bin/kube-apiserver" ] && [ -x "$OUT/bin/etcd" ]; then
   log "already built ($OUT/bin)"
   exit 0
 fi
-mkdir -p "$OUT/bin" "$W/apt/lists/partial" "$W/apt/cache/archives/partial" "$W/apt/parts" "$W/debs" "$W/root"
-
+mkdir -p "$OUT/bin"
 # A private apt state with the machine's own Debian sources plus deb-src: nothing system-wide changes.
-sed 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources >"$W/apt/parts/debian.sources"
-APT=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$W/apt/parts" -o "Dir::State::Lists=$W/apt/lists"
-  -o "Dir::Cache=$W/apt/cache" -o APT::Sandbox::User=root)
+source "$(dirname "$0")/lib/apt.sh"
+
 log "fetching Go 1.19, etcd and the kubernetes source package"
-apt-get "${APT[@]}" update -qq
-(cd "$W/debs" && apt-get "${APT[@]}" download -qq golang-1.19-go golang-1.19-src etcd-server golang-github-modern-go-reflect2-dev)
-for deb in "$W"/debs/*.deb; do dpkg -x "$deb" "$W/root"; done
+apt_private "$W"
+apt_unpack "$W" "$W/root" golang-1.19-go golang-1.19-src etcd-server golang-github-modern-go-reflect2-dev
 cp "$W/root/usr/bin/etcd" "$OUT/bin/etcd"
 (cd "$W" && apt-get "${APT[@]}" source --download-only -qq kubernetes)
 
@@ -53,4 +50,6 @@ go build -ldflags "$LD" -o "$OUT/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-
 # The scratch tree is large and not needed again.
 rm -rf "$W/gopath" "$W/gocache"
 "$OUT/bin/kube-apiserver" --version
-"$OUT/bin/etcd" --version | head -n 1
+# No `| head` here: under pipefail a closed pipe (SIGPIPE) fails the whole build by chance.
+"$OUT/bin/etcd" --version >"$W/etcd-version"
+sed -n 1p "$W/etcd-version"

@@ -6,15 +6,24 @@ replica, and every file in examples/helm-values plus the Argo CD example's inlin
 Kubernetes schema (strict: unknown fields are errors); the RBAC grants no access to Secrets; the
 Deployment runs non-root with a read-only root filesystem and has resource requests and limits.
 Prints one line per check and exits non-zero on any failure.
+
+    check-chart.py [CHART]   CHART: the chart folder (default charts/tgbind-controller) or a
+                             packaged .tgz (checked as unpacked from the archive).
 """
 import sys
+import tempfile
 from pathlib import Path
 
 import helm_python as helm
 import kubernetes_validate
 import yaml
 
-CHART = Path(__file__).resolve().parent.parent / "charts" / "tgbind-controller"
+REPO = Path(__file__).resolve().parent.parent
+CHART = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else REPO / "charts" / "tgbind-controller"
+if CHART.suffix == ".tgz":
+    unpacked = Path(tempfile.mkdtemp())
+    helm.expand(unpacked, CHART)
+    CHART = unpacked / "tgbind-controller"
 KUBE_VERSION = "1.30.0"
 VALUE_SETS = {
     "defaults": {},
@@ -26,7 +35,7 @@ VALUE_SETS = {
 }
 
 # The values files users copy (examples/helm-values) and the Argo CD Application's inline values.
-EXAMPLES = CHART.parent.parent / "examples"
+EXAMPLES = REPO / "examples"
 for path in sorted((EXAMPLES / "helm-values").glob("*.yaml")):
     VALUE_SETS[f"examples/helm-values/{path.name}"] = yaml.safe_load(path.read_text())
 argocd = yaml.safe_load((EXAMPLES / "argocd" / "application.yaml").read_text())

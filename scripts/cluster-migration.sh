@@ -13,16 +13,7 @@ WATCHER_PID=""
 cleanup() {
   set +e
   [ -n "$WATCHER_PID" ] && kill "$WATCHER_PID" 2>/dev/null
-  [ ${#CONTROLLER_PIDS[@]} -gt 0 ] && { kill "${CONTROLLER_PIDS[@]}" 2>/dev/null; wait "${CONTROLLER_PIDS[@]}" 2>/dev/null; }
-  for c in a b; do
-    [ -f "$WORK/kube-$c/apiserver.pid" ] && bash "$ROOT/scripts/local-apiserver.sh" stop "$WORK/kube-$c"
-  done
-  if [ -n "$MOTO_PID" ]; then
-    [ -f "$WORK/tf/terraform.tfstate" ] && (cd "$WORK/tf" && tf destroy -auto-approve -no-color >/dev/null && echo "destroyed")
-    kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null
-  fi
-  keep_logs
-  rm -rf "$WORK"
+  finish
 }
 trap cleanup EXIT INT TERM
 
@@ -33,8 +24,8 @@ step "terraform apply examples/cluster-migration (all traffic to cluster A's gro
 mkdir -p "$WORK/tf"
 cp "$ROOT"/examples/cluster-migration/*.tf "$WORK/tf/"
 printf '{"vpc_id": "%s", "subnet_ids": %s, "endpoint_url": "%s"}\n' "$VPC_ID" "$SUBNETS" "$ENDPOINT" >"$WORK/tf/terraform.tfvars.json"
-use_local_provider
-(cd "$WORK/tf" && tf apply -auto-approve -no-color -input=false)
+install_provider
+(cd "$WORK/tf" && tf init -input=false -no-color && tf apply -auto-approve -no-color -input=false)
 GROUP_A=$(cd "$WORK/tf" && "$TGBIND_TERRAFORM" output -raw target_group_a_arn)
 GROUP_B=$(cd "$WORK/tf" && "$TGBIND_TERRAFORM" output -raw target_group_b_arn)
 LISTENER=$(cd "$WORK/tf" && "$TGBIND_TERRAFORM" output -raw listener_arn)
@@ -105,9 +96,7 @@ WATCHER_PID=$!
 
 step "examples/cluster-migration/migrate.sh: cluster A -> cluster B"
 TERRAFORM="$TGBIND_TERRAFORM" AFTER_STEP="$PY $WORK/check.py $ENDPOINT $LISTENER" \
-  bash "$ROOT/examples/cluster-migration/migrate.sh" "$WORK/tf" "$WORK/kube-a/kubeconfig" "$WORK/kube-b/kubeconfig" \
-  2> >(grep -v -e 'development overrides' -e '^ - tgbind' -e 'configuration:$' -e 'may therefore not match' \
-    -e 'applying changes may cause' -e 'releases\.$' -e '^Warning: Provider' -e '^$' >&2)
+  bash "$ROOT/examples/cluster-migration/migrate.sh" "$WORK/tf" "$WORK/kube-a/kubeconfig" "$WORK/kube-b/kubeconfig"
 
 touch "$WORK/stop-watch"
 wait "$WATCHER_PID"

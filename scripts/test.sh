@@ -1,34 +1,62 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need (idempotent, cached under $HOME/.cache/tgbind) and runs them:
-# formatting, lints, unit tests and the end-to-end tests against moto_server and real Terraform.
+# formatting, lints, unit tests and the end-to-end tests against moto_server and real Terraform,
+# the fuzzers, the packaged chart, both walkthroughs and the suite-wide log scan. Ends with the
+# time each phase took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
+PHASES=()
+phase_started=$SECONDS
+phase_name=""
+# phase NAME: ends the running phase (recording its time) and starts NAME.
+phase() {
+  if [ -n "$phase_name" ]; then
+    PHASES+=("$(printf '%6ds  %s' $((SECONDS - phase_started)) "$phase_name")")
+  fi
+  phase_name=$1
+  phase_started=$SECONDS
+  [ -n "$phase_name" ] && echo "== $phase_name"
+  return 0
+}
+report_phases() {
+  phase ""
+  echo "== time per phase"
+  printf '%s\n' "${PHASES[@]}"
+  printf '%6ds  total\n' "$SECONDS"
+}
+trap report_phases EXIT
+
+phase "setup (venv, Terraform 1.0.3 and 1.15, kube-apiserver)"
 bash scripts/setup.sh
 
-echo "== cargo fmt --check"
+phase "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+phase "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Every log the suite writes is kept here and scanned for credentials at the end.
 export TGBIND_TEST_LOGS="$TGBIND_CACHE/test-logs"
 rm -rf "$TGBIND_TEST_LOGS"
 mkdir -p "$TGBIND_TEST_LOGS"
-echo "== cargo test"
+phase "cargo test"
 # --show-output: the figures tests print (storm, failover, fuzz, corpora) appear in the log.
 # The fuzz bodies get a short smoke run here; the coverage-guided run follows the tests.
 TGBIND_FUZZ_SECONDS=5 cargo test --workspace -- --show-output 2>&1 | tee "$TGBIND_TEST_LOGS/cargo-test.log"
-echo "== fuzzing (libFuzzer, coverage-guided, seed corpus in fuzz/corpus, 20 s per target)"
+phase "fuzzing (libFuzzer, coverage-guided, seed corpus in fuzz/corpus, 20 s per target)"
 bash scripts/fuzz.sh 20
-echo "== quickstart (non-interactive, on the test build)"
+phase "chart package (Helm v4 library) and the same checks on the packaged chart"
+bash scripts/package-chart.sh --out "$TGBIND_CACHE/dist/charts"
+chart_version=$(sed -n 's/^version = "\(.*\)"/\1/p' controller/Cargo.toml | sed -n 1p)
+"$TGBIND_VENV/bin/python" scripts/check-chart.py "$TGBIND_CACHE/dist/charts/tgbind-controller-$chart_version.tgz" | tail -n 1
+phase "quickstart (non-interactive, on the test build)"
 QUICKSTART_PROFILE=debug bash scripts/quickstart.sh >"$TGBIND_CACHE/quickstart.log" 2>&1 || {
   tail -n 60 "$TGBIND_CACHE/quickstart.log"
   echo "quickstart failed (full log: $TGBIND_CACHE/quickstart.log)"
   exit 1
 }
 tail -n 12 "$TGBIND_CACHE/quickstart.log"
-echo "== cluster migration walkthrough (two apiservers, two controllers, weights shifted in Terraform)"
+phase "cluster migration walkthrough (two apiservers, two controllers, weights shifted in Terraform)"
 QUICKSTART_PROFILE=debug bash scripts/cluster-migration.sh >"$TGBIND_CACHE/cluster-migration.log" 2>&1 || {
   tail -n 80 "$TGBIND_CACHE/cluster-migration.log"
   echo "cluster migration walkthrough failed (full log: $TGBIND_CACHE/cluster-migration.log)"
@@ -37,6 +65,7 @@ QUICKSTART_PROFILE=debug bash scripts/cluster-migration.sh >"$TGBIND_CACHE/clust
 grep -E '^\s+\[|no moment|removed exactly|passed' "$TGBIND_CACHE/cluster-migration.log"
 cp "$TGBIND_CACHE/quickstart.log" "$TGBIND_TEST_LOGS/quickstart-transcript.log"
 cp "$TGBIND_CACHE/cluster-migration.log" "$TGBIND_TEST_LOGS/cluster-migration-transcript.log"
-echo "== no credentials or tokens in the logs of the whole suite"
+phase "no credentials or tokens in the logs of the whole suite"
 python3 scripts/scan-logs.py --self-test
 python3 scripts/scan-logs.py "$TGBIND_TEST_LOGS"
+phase ""

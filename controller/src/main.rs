@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 
 /// Keeps the ready endpoints of Services registered in AWS target groups, as TargetGroupBindings ask.
 #[derive(Parser)]
-#[command(version)]
+#[command(version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TGBIND_GIT_COMMIT"), ")"))]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

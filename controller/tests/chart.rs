@@ -26,6 +26,16 @@ fn chart_crd_is_the_controllers_crd() {
     );
 }
 
+/// Chart version, appVersion (the default image tag) and the controller crate move together.
+#[test]
+fn chart_versions_are_the_controllers() {
+    let chart = std::fs::read_to_string(format!("{CHART}/Chart.yaml")).unwrap();
+    let chart: serde_yaml::Value = serde_yaml::from_str(&chart).unwrap();
+    let crate_version = env!("CARGO_PKG_VERSION");
+    assert_eq!(chart["version"].as_str(), Some(crate_version), "Chart.yaml version");
+    assert_eq!(chart["appVersion"].as_str(), Some(crate_version), "Chart.yaml appVersion");
+}
+
 #[test]
 fn chart_lints_strictly_and_renders_valid_manifests() {
     let out = Command::new(venv().join("bin/python"))

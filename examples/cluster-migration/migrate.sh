@@ -48,7 +48,12 @@ for weight in $STEPS; do
     exit 1
   fi
   say "weight_b = $weight (group b has $healthy healthy targets)"
-  (cd "$TF_DIR" && "$TERRAFORM" apply -auto-approve -input=false -no-color -var "weight_b=$weight" | grep -E '^(Apply|Error)')
+  if ! (cd "$TF_DIR" && "$TERRAFORM" apply -auto-approve -input=false -no-color -var "weight_b=$weight" >"$TF_DIR/apply.log" 2>&1); then
+    cat "$TF_DIR/apply.log" >&2
+    echo "terraform apply of weight_b = $weight failed" >&2
+    exit 1
+  fi
+  echo "applied weight_b = $weight"
   after_step "weight-$weight"
 done
 

@@ -8,7 +8,7 @@ use terraform_provider_elbv2::PROVIDER_ADDRESS;
 /// Terraform provider for AWS Elastic Load Balancing v2. Terraform starts it; run it yourself only
 /// with --debug.
 #[derive(Parser)]
-#[command(version)]
+#[command(version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TGBIND_GIT_COMMIT"), ")"))]
 struct Args {
     /// Serve without Terraform managing the process and print the TF_REATTACH_PROVIDERS value.
     #[arg(long)]

@@ -116,26 +116,60 @@ for p in ec2.describe_security_groups(GroupIds=[sys.argv[2]])["SecurityGroups"][
 PY
 }
 
-# use_local_provider: Terraform resolves tgbind/elbv2 to the binary just built.
-use_local_provider() {
+# install_provider: releases the provider just built into a mirror in $WORK (zip, SHA256SUMS, the
+# registry layout: scripts/release-provider.sh) and points Terraform at it, as a user installs a
+# provider: `terraform init` verifies it and records its hash in .terraform.lock.hcl.
+install_provider() {
+  local version
+  version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/provider/Cargo.toml" | sed -n 1p)
+  bash "$ROOT/scripts/release-provider.sh" --version "$version" --binary "$PROVIDER_DIR/terraform-provider-elbv2" \
+    --out "$WORK/dist" --mirror "$WORK/mirror" >/dev/null
   cat >"$WORK/cli.tfrc" <<TFRC
 provider_installation {
-  dev_overrides {
-    "tgbind/elbv2" = "$PROVIDER_DIR"
+  filesystem_mirror {
+    path    = "$WORK/mirror"
+    include = ["registry.terraform.io/tgbind/elbv2"]
   }
-  direct {}
+  direct {
+    exclude = ["registry.terraform.io/tgbind/elbv2"]
+  }
 }
 TFRC
   export TF_CLI_CONFIG_FILE="$WORK/cli.tfrc"
 }
 
-# tf ARGS...: Terraform without the dev-override banner.
+# tf ARGS...: Terraform (1.0.3 from the setup), quiet unless it fails.
 tf() {
   local rc=0
   "$TGBIND_TERRAFORM" "$@" >"$WORK/terraform.out" 2>&1 || rc=$?
-  grep -v -e 'development overrides' -e '^ - tgbind' -e 'configuration:$' -e 'may therefore not match' \
-    -e 'applying changes may cause' -e 'releases\.$' -e '^Warning: Provider' "$WORK/terraform.out" || true
-  return $rc
+  if [ "$rc" -ne 0 ]; then
+    cat "$WORK/terraform.out" >&2
+    fail "terraform $1 (exit status $rc)"
+  fi
+}
+
+# finish [TERRAFORM DESTROY ARGS...]: stops every controller, apiserver and moto this run started,
+# destroys what Terraform made in $WORK/tf, keeps the logs for the suite's scan, removes $WORK.
+finish() {
+  set +e
+  if [ ${#CONTROLLER_PIDS[@]} -gt 0 ]; then
+    kill "${CONTROLLER_PIDS[@]}" 2>/dev/null
+    wait "${CONTROLLER_PIDS[@]}" 2>/dev/null
+  fi
+  local dir
+  for dir in "$WORK"/kube*; do
+    [ -f "$dir/apiserver.pid" ] && bash "$ROOT/scripts/local-apiserver.sh" stop "$dir"
+  done
+  if [ -n "${MOTO_PID:-}" ]; then
+    if [ -f "$WORK/tf/terraform.tfstate" ]; then
+      step "Destroying what Terraform created"
+      (cd "$WORK/tf" && tf destroy -auto-approve -no-color -input=false "$@" && echo "destroyed")
+    fi
+    kill "$MOTO_PID" 2>/dev/null
+    wait "$MOTO_PID" 2>/dev/null
+  fi
+  keep_logs
+  rm -rf "$WORK"
 }
 
 # write_slice KUBECONFIG SERVICE IP...: the Service's EndpointSlice with these ready pods (port http 8080).

@@ -2,7 +2,9 @@
 //! APIs and etcd + kube-apiserver (built by `scripts/build-kube-apiserver.sh`) for Kubernetes.
 
 pub mod apiserver;
+pub mod dns;
 pub mod faults;
+pub mod https;
 pub mod logs;
 pub mod moto;
 pub mod secrets;

