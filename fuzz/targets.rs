@@ -57,12 +57,14 @@ pub fn crd(data: &[u8]) {
     use tgbind_controller::desired::{ip_targets, parse_owned, resolve_service_port};
     use tgbind_controller::endpoints::Slice;
     if let Ok(tgb) = serde_json::from_slice::<TargetGroupBinding>(data) {
-        let _ = tgb.target_type();
+        // The pure checks a reconcile starts with, and what the binding's own record says.
+        let _ = tgbind_controller::validation::check_form(&tgb);
+        let target_type = tgbind_controller::bound::known_target_type(&tgb).unwrap_or(tgbind_controller::crd::TargetType::Ip);
         let service = k8s_openapi::api::core::v1::Service::default();
         let _ = resolve_service_port(&service, &tgb.spec.service_ref.port);
         if let Some(networking) = &tgb.spec.networking {
             use tgbind_controller::networking::rules::{permissions, validate};
-            if validate(networking, tgb.target_type()).is_ok() {
+            if validate(networking, target_type).is_ok() {
                 let _ = permissions(
                     networking,
                     |name| if name.len() % 2 == 0 { [8080].into() } else { Default::default() },

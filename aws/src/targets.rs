@@ -99,6 +99,64 @@ fn descriptions(targets: &[Target]) -> Vec<TargetDescription> {
         .collect()
 }
 
+/// A target to register, with the availability zone to register it in: `None` for the target's
+/// own zone (an address inside the group's VPC), `Some("all")` for an address outside it (a peered
+/// VPC, another account), as AWS requires for such IP targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub target: Target,
+    pub availability_zone: Option<String>,
+}
+
+impl From<Target> for Registration {
+    fn from(target: Target) -> Self {
+        Registration {
+            target,
+            availability_zone: None,
+        }
+    }
+}
+
+/// What bindings need to know about a target group. AWS never changes these for a group once
+/// created, so they can be cached for as long as the group exists.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TargetGroupFacts {
+    pub arn: String,
+    pub name: String,
+    /// `instance`, `ip`, `lambda` or `alb`.
+    pub target_type: String,
+    /// `ipv4` or `ipv6`.
+    pub ip_address_type: String,
+    pub vpc_id: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+}
+
+/// Reads one group by ARN, or without an ARN by name; `None` when no such group exists.
+pub async fn describe_target_group(
+    client: &crate::elbv2::Client,
+    arn: Option<&str>,
+    name: Option<&str>,
+) -> Result<Option<TargetGroupFacts>, AwsError> {
+    let request = match arn {
+        Some(arn) => client.describe_target_groups().target_group_arns(arn),
+        None => client.describe_target_groups().set_names(name.map(|n| vec![n.to_string()])),
+    };
+    match request.send().await {
+        Ok(out) => Ok(out.target_groups().first().map(|tg| TargetGroupFacts {
+            arn: tg.target_group_arn().unwrap_or_default().to_string(),
+            name: tg.target_group_name().unwrap_or_default().to_string(),
+            target_type: tg.target_type().map_or("instance", |t| t.as_str()).to_string(),
+            ip_address_type: tg.ip_address_type().map_or("ipv4", |t| t.as_str()).to_string(),
+            vpc_id: tg.vpc_id().map(str::to_string),
+            protocol: tg.protocol().map(|p| p.as_str().to_string()),
+            port: tg.port(),
+        })),
+        Err(e) if classify(&e) == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(AwsError::from_sdk(&e)),
+    }
+}
+
 pub async fn describe_target_health(client: &crate::elbv2::Client, arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
     let out = client
         .describe_target_health()
@@ -127,13 +185,23 @@ pub async fn describe_target_health(client: &crate::elbv2::Client, arn: &str) ->
 }
 
 /// Registers in batches of at most [`MAX_TARGETS_PER_CALL`]; returns the number of calls made.
-pub async fn register_targets(client: &crate::elbv2::Client, arn: &str, targets: &[Target]) -> Result<usize, AwsError> {
+pub async fn register_targets(client: &crate::elbv2::Client, arn: &str, targets: &[Registration]) -> Result<usize, AwsError> {
     let mut calls = 0;
     for batch in targets.chunks(MAX_TARGETS_PER_CALL) {
+        let batch: Vec<TargetDescription> = batch
+            .iter()
+            .map(|r| {
+                TargetDescription::builder()
+                    .id(&r.target.id)
+                    .port(r.target.port)
+                    .set_availability_zone(r.availability_zone.clone())
+                    .build()
+            })
+            .collect();
         client
             .register_targets()
             .target_group_arn(arn)
-            .set_targets(Some(descriptions(batch)))
+            .set_targets(Some(batch))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(&e))?;
@@ -159,13 +227,4 @@ pub async fn deregister_targets(client: &crate::elbv2::Client, arn: &str, target
         }
     }
     Ok(calls)
-}
-
-/// The ARN of the target group with this name, if any.
-pub async fn target_group_arn_by_name(client: &crate::elbv2::Client, name: &str) -> Result<Option<String>, AwsError> {
-    match client.describe_target_groups().names(name).send().await {
-        Ok(out) => Ok(out.target_groups().first().and_then(|tg| tg.target_group_arn()).map(str::to_string)),
-        Err(e) if classify(&e) == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(AwsError::from_sdk(&e)),
-    }
 }

@@ -1,31 +1,81 @@
-//! The controller's view of the ELB API, behind a trait so tests can put a scripted model of ELB
-//! (health transitions, draining) where moto cannot show them. The real implementation uses the
-//! shared `tgbind-aws` calls and counts every call in the metrics.
+//! The controller's view of AWS for target groups, behind traits so tests can put a scripted model
+//! of ELB (health transitions, draining) where moto cannot show them:
+//! - [`TargetGroupApi`]: the calls about one account's target groups (ELB) and their VPCs (EC2);
+//! - [`Accounts`]: which account a binding's calls go to — the controller's own credentials, or
+//!   the role a binding names in `iamRoleArnToAssume`, assumed through STS (cached per role; the
+//!   SDK's provider refreshes the credentials before they expire).
+//!
+//! The real implementations use the shared `tgbind-aws` calls and count every call in the metrics.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::SdkConfig;
 use tgbind_aws::targets::{self, AwsError};
-use tgbind_aws::{elbv2, Target, TargetHealth};
+use tgbind_aws::{elbv2, Registration, Target, TargetGroupFacts, TargetHealth};
 
 use crate::metrics::Metrics;
 
 #[async_trait]
 pub trait TargetGroupApi: Send + Sync {
     async fn describe_target_health(&self, arn: &str) -> Result<Vec<TargetHealth>, AwsError>;
-    async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError>;
+    async fn register_targets(&self, arn: &str, targets: &[Registration]) -> Result<(), AwsError>;
     async fn deregister_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError>;
-    async fn target_group_arn_by_name(&self, name: &str) -> Result<Option<String>, AwsError>;
+    /// The group with this ARN, or (without an ARN) with this name; `None` when there is none.
+    async fn describe_target_group(&self, arn: Option<&str>, name: Option<&str>) -> Result<Option<TargetGroupFacts>, AwsError>;
+    /// A VPC's IPv4 and IPv6 CIDRs (primary and secondary); `None` when this account cannot see
+    /// the VPC (a peered VPC of another account).
+    async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Option<Vec<String>>, AwsError>;
 }
 
+/// A role a binding asks for (`iamRoleArnToAssume`, `assumeRoleExternalId`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssumedRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+}
+
+/// The account a binding's target group calls go to.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    async fn for_role(&self, role: Option<&AssumedRole>) -> Arc<dyn TargetGroupApi>;
+}
+
+/// One account for every binding (tests of the ELB model).
+pub struct SingleAccount(pub Arc<dyn TargetGroupApi>);
+
+#[async_trait]
+impl Accounts for SingleAccount {
+    async fn for_role(&self, _: Option<&AssumedRole>) -> Arc<dyn TargetGroupApi> {
+        self.0.clone()
+    }
+}
+
+/// ELBv2 and EC2 clients of one set of credentials.
 pub struct ElbV2 {
     client: elbv2::Client,
+    ec2: aws_sdk_ec2::Client,
     metrics: Arc<Metrics>,
 }
 
 impl ElbV2 {
-    pub fn new(client: elbv2::Client, metrics: Arc<Metrics>) -> Self {
-        Self { client, metrics }
+    /// Clients for `config`, reporting every failed attempt (retries included) to the metrics.
+    pub fn new(config: &SdkConfig, metrics: Arc<Metrics>) -> Self {
+        let attempts = metrics.clone();
+        let client = tgbind_aws::elbv2_client_observed(config, Arc::new(move |code: &str| attempts.failed_attempt(code)));
+        let attempts = metrics.clone();
+        let ec2 = aws_sdk_ec2::config::Builder::from(config)
+            .interceptor(tgbind_aws::attempts::FailedAttempts(Arc::new(move |code: &str| {
+                attempts.failed_attempt(code)
+            })))
+            .build();
+        Self {
+            client,
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
+            metrics,
+        }
     }
 }
 
@@ -37,7 +87,7 @@ impl TargetGroupApi for ElbV2 {
         r
     }
 
-    async fn register_targets(&self, arn: &str, list: &[Target]) -> Result<(), AwsError> {
+    async fn register_targets(&self, arn: &str, list: &[Registration]) -> Result<(), AwsError> {
         let r = targets::register_targets(&self.client, arn, list).await;
         let calls = *r.as_ref().unwrap_or(&1);
         self.metrics.aws_result("RegisterTargets", calls, &r);
@@ -51,9 +101,85 @@ impl TargetGroupApi for ElbV2 {
         r.map(|_| ())
     }
 
-    async fn target_group_arn_by_name(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let r = targets::target_group_arn_by_name(&self.client, name).await;
+    async fn describe_target_group(&self, arn: Option<&str>, name: Option<&str>) -> Result<Option<TargetGroupFacts>, AwsError> {
+        let r = targets::describe_target_group(&self.client, arn, name).await;
         self.metrics.aws_result("DescribeTargetGroups", 1, &r);
         r
+    }
+
+    async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Option<Vec<String>>, AwsError> {
+        let r = match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
+            Ok(out) => Ok(out.vpcs().first().map(|vpc| {
+                let associated = |state: Option<&str>| state.is_none_or(|s| s == "associated");
+                let v4 = vpc
+                    .cidr_block_association_set()
+                    .iter()
+                    .filter(|a| associated(a.cidr_block_state().and_then(|s| s.state()).map(|s| s.as_str())))
+                    .filter_map(|a| a.cidr_block().map(str::to_string));
+                let v6 = vpc
+                    .ipv6_cidr_block_association_set()
+                    .iter()
+                    .filter(|a| associated(a.ipv6_cidr_block_state().and_then(|s| s.state()).map(|s| s.as_str())))
+                    .filter_map(|a| a.ipv6_cidr_block().map(str::to_string));
+                let mut all: Vec<String> = vpc.cidr_block().map(str::to_string).into_iter().chain(v4).chain(v6).collect();
+                all.sort();
+                all.dedup();
+                all
+            })),
+            Err(e) if e.code() == Some("InvalidVpcID.NotFound") => Ok(None),
+            Err(e) => Err(AwsError::from_sdk(&e)),
+        };
+        self.metrics.aws_result("DescribeVpcs", 1, &r);
+        r
+    }
+}
+
+/// The controller's own account, and one per role a binding assumes.
+pub struct AwsAccounts {
+    config: SdkConfig,
+    metrics: Arc<Metrics>,
+    own: Arc<ElbV2>,
+    assumed: Mutex<HashMap<AssumedRole, Arc<ElbV2>>>,
+}
+
+impl AwsAccounts {
+    pub fn new(config: SdkConfig, metrics: Arc<Metrics>) -> Self {
+        let own = Arc::new(ElbV2::new(&config, metrics.clone()));
+        Self {
+            config,
+            metrics,
+            own,
+            assumed: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Accounts for AwsAccounts {
+    async fn for_role(&self, role: Option<&AssumedRole>) -> Arc<dyn TargetGroupApi> {
+        let Some(role) = role else { return self.own.clone() };
+        if let Some(clients) = self.assumed.lock().unwrap_or_else(|p| p.into_inner()).get(role) {
+            return clients.clone();
+        }
+        // The provider assumes the role on first use and refreshes the credentials before they
+        // expire; a failure (AccessDenied on sts:AssumeRole) surfaces on the calls made with it.
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn).session_name("tgbind-controller");
+        if let Some(id) = &role.external_id {
+            provider = provider.external_id(id);
+        }
+        let credentials = provider.configure(&self.config).build().await;
+        let config = self
+            .config
+            .clone()
+            .into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+            .build();
+        let clients = Arc::new(ElbV2::new(&config, self.metrics.clone()));
+        self.assumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(role.clone())
+            .or_insert(clients)
+            .clone()
     }
 }

@@ -3,17 +3,18 @@
 //! it without importing each other.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Service};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use rand::Rng;
-use tgbind_aws::AwsError;
+use tgbind_aws::{AwsError, TargetGroupFacts};
 
-use crate::aws::TargetGroupApi;
-use crate::crd::TargetGroupBinding;
+use crate::aws::Accounts;
+use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
+use crate::desired::Cidr;
 use crate::endpoints::EndpointSliceObject;
 use crate::index::{Index, Pending};
 use crate::metrics::Metrics;
@@ -31,7 +32,8 @@ pub struct Settings {
 
 pub struct Context {
     pub client: kube::Client,
-    pub aws: Arc<dyn TargetGroupApi>,
+    /// The AWS account of each binding's target group: the controller's own, or an assumed role's.
+    pub accounts: Arc<dyn Accounts>,
     pub bindings: Store<TargetGroupBinding>,
     pub services: Store<Service>,
     pub slices: Store<EndpointSliceObject>,
@@ -50,6 +52,24 @@ pub struct Context {
     pub networking: Option<Arc<SecurityGroupRules>>,
     /// Named container ports of the pods behind each binding's endpoints.
     pub named_ports: NamedPortCache,
+    /// Target groups as AWS described them (immutable facts), by ARN or by account and name.
+    pub groups: Mutex<HashMap<String, TargetGroupFacts>>,
+    /// VPC CIDRs by account and VPC, with when they were read (`None`: the VPC is not visible).
+    pub vpc_cidrs: Mutex<HashMap<String, VpcCidrs>>,
+    /// What this process knows of each binding (by UID) whatever the CRD keeps of status: failures
+    /// in a row (the retry backoff) and the status it last wrote. With the LBC's CRD installed the
+    /// API server prunes every status field but `observedGeneration`.
+    pub memory: Mutex<HashMap<String, BindingMemory>>,
+}
+
+/// A VPC's CIDRs and when they were read; `None` when the account cannot see the VPC.
+pub type VpcCidrs = (Instant, Option<Vec<Cidr>>);
+
+/// See [`Context::memory`].
+#[derive(Debug, Clone, Default)]
+pub struct BindingMemory {
+    pub failures: u32,
+    pub written: Option<TargetGroupBindingStatus>,
 }
 
 /// Per binding: (pod name, address) -> the pod's named container ports.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::{Node, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use tgbind_aws::{HealthState, Target, TargetHealth};
+use tgbind_aws::{HealthState, Registration, Target, TargetHealth};
 
 use crate::crd::IpAddressType;
 use crate::endpoints::{Slice, SliceEndpoint};
@@ -193,6 +193,62 @@ pub fn healthy_count(current: &[TargetHealth], desired: &BTreeSet<Target>) -> us
         .count()
 }
 
+/// An IPv4 or IPv6 network (`10.0.0.0/16`, `2600:1f18::/56`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let (addr, prefix) = text.split_once('/')?;
+        let network: std::net::IpAddr = addr.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Cidr { network, prefix })
+    }
+
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        let mask = |bits: u32, width: u32| if bits == 0 { 0 } else { u128::MAX << (width - bits) };
+        match (self.network, ip) {
+            (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
+                let m = mask(u32::from(self.prefix), 32) as u32;
+                u32::from(n) & m == u32::from(*a) & m
+            }
+            (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
+                let m = mask(u32::from(self.prefix), 128);
+                u128::from(n) & m == u128::from(*a) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The registrations for new targets. IP targets outside the group's VPC CIDRs (`vpc`; `Some(None)`
+/// when the VPC is not visible to this account, so every address counts as outside) get zone
+/// `all`, as AWS requires for addresses of a peered VPC or another account; the rest register in
+/// their own zone. Instance targets (`vpc` is `None`) always do.
+pub fn registrations(targets: &[Target], vpc: Option<&Option<Vec<Cidr>>>) -> Vec<Registration> {
+    targets
+        .iter()
+        .map(|t| {
+            let outside = match vpc {
+                None => false,
+                Some(None) => true,
+                Some(Some(cidrs)) => {
+                    t.id.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| !cidrs.iter().any(|c| c.contains(&ip)))
+                }
+            };
+            Registration {
+                target: t.clone(),
+                availability_zone: outside.then(|| "all".to_string()),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +433,28 @@ mod tests {
         assert_eq!(changes.deregister, vec![t("10.0.0.2", 80)]);
         assert!(plan_changes(&BTreeSet::from([t("10.0.0.1", 80), t("10.0.0.2", 80)]), &current).is_empty());
         assert_eq!(healthy_count(&current, &desired), 1);
+    }
+
+    #[test]
+    fn addresses_outside_the_vpc_register_in_zone_all() {
+        let vpc = Some(vec![Cidr::parse("10.0.0.0/16").unwrap(), Cidr::parse("100.64.0.0/16").unwrap()]);
+        let targets = [t("10.0.3.4", 80), t("100.64.1.1", 80), t("192.168.0.9", 80)];
+        let zones: Vec<Option<String>> = registrations(&targets, Some(&vpc))
+            .into_iter()
+            .map(|r| r.availability_zone)
+            .collect();
+        assert_eq!(zones, [None, None, Some("all".to_string())], "secondary CIDRs count as inside");
+        let unseen = registrations(&targets, Some(&None));
+        assert!(
+            unseen.iter().all(|r| r.availability_zone.as_deref() == Some("all")),
+            "a VPC of another account"
+        );
+        assert!(registrations(&[t("i-0abc", 30080)], None)[0].availability_zone.is_none());
+        let v6 = Cidr::parse("2600:1f18:aaaa:bb00::/56").unwrap();
+        assert!(v6.contains(&"2600:1f18:aaaa:bbff::1".parse().unwrap()));
+        assert!(!v6.contains(&"2600:1f18:aaaa:cc00::1".parse().unwrap()));
+        assert!(!v6.contains(&"10.0.0.1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_none() && Cidr::parse("nope").is_none());
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(&"8.8.8.8".parse().unwrap()));
     }
 }

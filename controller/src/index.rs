@@ -105,9 +105,14 @@ pub fn bindings_by_service() -> Index<TargetGroupBinding> {
     Index::new(|b| Some(service_key(&b.namespace().unwrap_or_default(), &b.spec.service_ref.name)))
 }
 
-/// Bindings by the target group ARN they name.
+/// Bindings by their target group's ARN: the group they are bound to (so a binding that names its
+/// group by name is found too), else the ARN their spec names.
 pub fn bindings_by_arn() -> Index<TargetGroupBinding> {
-    Index::new(|b| b.spec.target_group_arn.clone())
+    Index::new(|b| {
+        crate::bound::read(b)
+            .map(|bound| bound.target_group_arn)
+            .or_else(|| b.spec.target_group_arn.clone().filter(|a| !a.is_empty()))
+    })
 }
 
 /// Bindings with an event waiting for their reconcile.

@@ -3,6 +3,7 @@
 //!
 //! Pure decisions (no I/O, unit-tested):
 //! - [`crd`]: the TargetGroupBinding resource (wire-compatible with `elbv2.k8s.aws`);
+//! - [`bound`]: the record of the target group a binding writes to (an annotation, which any CRD keeps);
 //! - [`validation`]: checks of a binding's spec before any AWS call;
 //! - [`desired`]: targets wanted and the writes that get a group there; [`status`]: the status shown;
 //! - [`readiness`]: pod readiness-gate conditions; [`nodes`]: which nodes serve instance targets;
@@ -21,6 +22,7 @@
 //! [`context`] holds what every reconcile shares (clients, caches, settings) and its error type.
 
 pub mod aws;
+pub mod bound;
 pub mod context;
 pub mod crd;
 pub mod desired;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use tgbind_controller::aws::ElbV2;
+use tgbind_controller::aws::AwsAccounts;
 use tgbind_controller::context::Settings;
 use tgbind_controller::http::Readiness;
 use tgbind_controller::leader::{Elector, LeaseConfig};
@@ -129,9 +129,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let slice_resource = endpoints::endpoint_slice_resource(&client).await?;
     info!(cluster = %args.cluster_name, endpoint_slices = %slice_resource.api_version, "starting");
     let aws_config = tgbind_aws::load_sdk_config(&tgbind_aws::AwsSettings::default()).await;
-    let attempts = metrics.clone();
-    let elb = tgbind_aws::elbv2_client_observed(&aws_config, Arc::new(move |code: &str| attempts.failed_attempt(code)));
-    let aws = Arc::new(ElbV2::new(elb, metrics.clone()));
+    let accounts = Arc::new(AwsAccounts::new(aws_config.clone(), metrics.clone()));
     let attempts = metrics.clone();
     let ec2 = aws_sdk_ec2::config::Builder::from(&aws_config)
         .interceptor(tgbind_aws::attempts::FailedAttempts(Arc::new(move |code: &str| {
@@ -195,7 +193,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             scope.clone(),
             slice_resource.clone(),
             AwsBackends {
-                elb: aws.clone(),
+                accounts: accounts.clone(),
                 networking: Some(networking.clone()),
             },
             metrics.clone(),

@@ -9,6 +9,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 /// Nodes with this label never serve load balancer traffic (the Kubernetes well-known label).
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 
+/// Labels that excluded nodes before that one and still do (the AWS Load Balancer Controller's
+/// default node selector): the legacy exclusion label and control-plane nodes.
+pub const LEGACY_EXCLUDE_LABELS: &[&str] = &[
+    "alpha.service-controller.kubernetes.io/exclude-balancer",
+    "node-role.kubernetes.io/master",
+];
+
+/// Fargate "nodes" have no instance to register.
+fn is_fargate(labels: &BTreeMap<String, String>) -> bool {
+    labels.get("eks.amazonaws.com/compute-type").map(String::as_str) == Some("fargate")
+}
+
 /// Taints of nodes on their way out: cluster-autoscaler's scale-down and Karpenter's disruption.
 pub const LEAVING_TAINTS: &[&str] = &[
     "ToBeDeletedByClusterAutoscaler",
@@ -63,10 +75,13 @@ fn is_leaving(node: &Node) -> bool {
 }
 
 /// The instance ID of a node that may serve traffic for a binding with `selector`: Ready, not
-/// excluded, not being removed, matching the selector, with an AWS provider ID.
+/// excluded (today's label, the legacy ones, control-plane and Fargate nodes), not being removed,
+/// matching the selector, with an AWS provider ID.
 pub fn eligible_instance<'a>(node: &'a Node, selector: Option<&LabelSelector>) -> Option<&'a str> {
     let labels = labels(node);
-    if !is_ready(node) || is_leaving(node) || labels.contains_key(EXCLUDE_LABEL) || !selector_matches(selector, &labels) {
+    let excluded =
+        labels.contains_key(EXCLUDE_LABEL) || LEGACY_EXCLUDE_LABELS.iter().any(|l| labels.contains_key(*l)) || is_fargate(&labels);
+    if !is_ready(node) || is_leaving(node) || excluded || !selector_matches(selector, &labels) {
         return None;
     }
     instance_id(node.spec.as_ref()?.provider_id.as_deref()?)
@@ -158,6 +173,11 @@ mod tests {
         assert!(eligible_instance(&node(&[("role", "db")], true, None), Some(&web)).is_none());
         assert!(eligible_instance(&node(&[("role", "web")], false, None), Some(&web)).is_none());
         assert!(eligible_instance(&node(&[(EXCLUDE_LABEL, "")], true, None), None).is_none());
+        for legacy in LEGACY_EXCLUDE_LABELS {
+            assert!(eligible_instance(&node(&[(legacy, "")], true, None), None).is_none(), "{legacy}");
+        }
+        assert!(eligible_instance(&node(&[("eks.amazonaws.com/compute-type", "fargate")], true, None), None).is_none());
+        assert!(eligible_instance(&node(&[("eks.amazonaws.com/compute-type", "ec2")], true, None), None).is_some());
         for taint in LEAVING_TAINTS {
             assert!(eligible_instance(&node(&[], true, Some(taint)), None).is_none(), "{taint}");
         }

@@ -109,7 +109,8 @@ pub struct Running {
 /// The AWS side of the controller.
 #[derive(Clone)]
 pub struct AwsBackends {
-    pub elb: Arc<dyn crate::aws::TargetGroupApi>,
+    /// The ELB (and VPC) calls, per account: the controller's own or an assumed role's.
+    pub accounts: Arc<dyn crate::aws::Accounts>,
     /// Security-group rules for `spec.networking`; `None` where EC2 is not available.
     pub networking: Option<Arc<crate::networking::SecurityGroupRules>>,
 }
@@ -259,7 +260,8 @@ pub fn build(
         bindings_for_nodes
             .state()
             .iter()
-            .filter(|b| b.target_type() == TargetType::Instance)
+            // Instance bindings, and those whose type is not known yet (not synced once).
+            .filter(|b| crate::bound::known_target_type(b) != Some(TargetType::Ip))
             .filter(|b| {
                 let selector = b.spec.node_selector.as_ref();
                 selector_matches(selector, &now) || selector_matches(selector, &before)
@@ -277,7 +279,7 @@ pub fn build(
     );
     let ctx = Arc::new(Context {
         client,
-        aws: aws.elb,
+        accounts: aws.accounts,
         bindings: bindings.clone(),
         services: services.clone(),
         slices: slices.clone(),
@@ -291,6 +293,9 @@ pub fn build(
         slice_resource: slice_resource.clone(),
         networking: aws.networking,
         named_ports: Default::default(),
+        groups: Default::default(),
+        vpc_cidrs: Default::default(),
+        memory: Default::default(),
     });
 
     // A Service or slice event wakes the bindings that use that Service, found in the index.

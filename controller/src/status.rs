@@ -4,6 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::crd::{TargetGroupBindingStatus, READY};
+use crate::validation::Effective;
 
 /// What went wrong, in the words the Ready condition and the events use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct Synced {
     pub healthy: usize,
     /// The group's targets all report `unused`: no load balancer uses the group.
     pub not_in_use: bool,
+    /// The settings in effect (shown in status and `kubectl get`).
+    pub effective: Option<Effective>,
 }
 
 pub fn next_status(
@@ -91,6 +94,12 @@ pub fn next_status(
             next.registered_targets = Some(s.registered as i32);
             next.healthy_targets = Some(s.healthy as i32);
             next.consecutive_failures = None;
+            if let Some(e) = &s.effective {
+                next.target_type = Some(e.target_type.as_str().to_string());
+                next.ip_address_type = Some(e.ip_address_type.as_str().to_string());
+                next.vpc_id = e.vpc_id.clone();
+                next.target_group_protocol = e.protocol.clone();
+            }
         }
         Err(p) if p.retry == Retry::Backoff => next.consecutive_failures = Some(prev.consecutive_failures.unwrap_or(0) + 1),
         Err(_) => next.consecutive_failures = None,
@@ -119,6 +128,7 @@ mod tests {
             registered: 2,
             healthy: 1,
             not_in_use: false,
+            effective: None,
         });
         let first = next_status(None, Some(1), &ok, t(100));
         assert_eq!(first.conditions[0].status, "True");

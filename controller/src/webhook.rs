@@ -75,7 +75,7 @@ async fn gates_for(client: &kube::Client, namespace: &str, pod: &Pod) -> Result<
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
     let mut gates = Vec::new();
     for tgb in bindings.list(&Default::default()).await?.items {
-        if tgb.target_type() != TargetType::Ip || tgb.metadata.deletion_timestamp.is_some() {
+        if crate::bound::known_target_type(&tgb) != Some(TargetType::Ip) || tgb.metadata.deletion_timestamp.is_some() {
             continue;
         }
         if let Some(service) = services.get_opt(&tgb.spec.service_ref.name).await? {

@@ -220,7 +220,7 @@ async fn bad_bindings_get_clear_conditions_and_do_not_disturb_others() {
         (
             // Instance targets need the Service's NodePort; this Service has none.
             "instance",
-            Spec::instance("svc", 80, &env.target_group("inst").await),
+            Spec::instance("svc", 80, &env.instance_target_group("inst").await),
             "PortNotFound",
         ),
         ("no-port", Spec::ip("svc", 443, &env.target_group("noport").await), "PortNotFound"),

@@ -6,37 +6,30 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::core::GroupVersionKind;
-use support::{set, wait_for, Env, Spec, NS};
+use support::{corpus, set, wait_for, Env, Spec, NS};
 
 /// (file name, expectation, object) for every corpus file. `MISSING_ARN` becomes a well-formed ARN
-/// of a group that does not exist, one per file (two bindings naming one group are a conflict of
-/// their own).
-fn corpus(good_arn: &str) -> Vec<(String, String, serde_json::Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bindings");
+/// of a group that does not exist, `IP_ARN` and `INSTANCE_ARN` new groups for ip and instance
+/// targets, one per file (two bindings naming one group are a conflict of their own).
+async fn corpus(env: &Env, good_arn: &str) -> Vec<(String, String, serde_json::Value)> {
+    let cel = corpus::enforces_cel(&env.client).await;
     let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for path in files {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let expect = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# expect: "))
-            .unwrap_or_else(|| panic!("{} has no `# expect:` line", path.display()))
-            .trim()
-            .to_string();
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        let missing = format!(
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/missing-{}/0123456789abcdef",
-            &file[..2]
-        );
-        let text = text.replace("GOOD_ARN", good_arn).replace("MISSING_ARN", &missing);
-        let obj: serde_json::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        out.push((file, expect, obj));
+    for case in corpus::read("bindings") {
+        let n = &case.file[..2];
+        let missing = format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/missing-{n}/0123456789abcdef");
+        let mut replacements = vec![("GOOD_ARN", good_arn.to_string()), ("MISSING_ARN", missing)];
+        if case.text.contains("IP_ARN") {
+            replacements.push(("IP_ARN", env.target_group(&format!("ip-{n}")).await));
+        }
+        if case.text.contains("INSTANCE_ARN") {
+            replacements.push(("INSTANCE_ARN", env.instance_target_group(&format!("instance-{n}")).await));
+        }
+        let object = case.objects(&replacements).pop().unwrap();
+        out.push((case.file.clone(), case.expect(cel).to_string(), object));
     }
     out
 }
@@ -56,7 +49,7 @@ async fn every_invalid_binding_gets_a_clear_answer_and_disturbs_nothing() {
     })
     .await;
 
-    let cases = corpus(&good_arn);
+    let cases = corpus(&env, &good_arn).await;
     assert!(cases.len() >= 30, "the corpus has {} cases", cases.len());
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk("elbv2.k8s.aws", "v1beta1", "TargetGroupBinding"));
     let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), NS, &ar);

@@ -17,7 +17,7 @@ fn targets(instances: &[&str], port: i32) -> BTreeSet<String> {
 #[tokio::test]
 async fn eligible_nodes_are_registered_at_the_node_port_and_follow_node_changes() {
     let env = Env::start().await;
-    let arn = env.target_group("instances").await;
+    let arn = env.instance_target_group("instances").await;
     let node_port = env.node_port_service("web", 80).await;
     env.node("web-1", "i-0000000000000001", &[("role", "web")], None, true).await;
     env.node("web-2", "i-0000000000000002", &[("role", "web")], None, true).await;
@@ -80,7 +80,7 @@ async fn eligible_nodes_are_registered_at_the_node_port_and_follow_node_changes(
 #[tokio::test]
 async fn a_service_without_node_ports_keeps_targets_and_says_why() {
     let env = Env::start().await;
-    let arn = env.target_group("no-nodeport").await;
+    let arn = env.instance_target_group("no-nodeport").await;
     env.service("web", &[("http", 80, 8080)]).await;
     env.node("web-1", "i-0000000000000001", &[], None, true).await;
     let _controller = env.controller("no-nodeport");

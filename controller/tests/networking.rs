@@ -312,7 +312,7 @@ async fn instance_targets_moto_rules_land_on_the_nodes_primary_interface_group()
         .instance_id()
         .unwrap()
         .to_string();
-    let arn = env.target_group("instance-web").await;
+    let arn = env.instance_target_group("instance-web").await;
     let node_port = env.node_port_service("web", 80).await;
     env.node("node-1", &instance, &[], None, true).await;
     let controller = env.controller("instance-networking");

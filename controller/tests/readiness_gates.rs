@@ -220,3 +220,53 @@ async fn scripted_elb_group_not_in_use_lets_gates_pass_and_says_so() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deleting_a_binding_releases_the_pods_waiting_on_its_gate() {
+    let env = Env::start().await;
+    env.service("web", &[("http", 80, 8080)]).await;
+    env.pod("gated", "10.4.2.1", Some(GATE), true, false).await;
+    env.slice_of_pods("web-a", "web", 8080, &[("10.4.2.1", "gated", false, false)])
+        .await;
+    let _controller = env.controller("release");
+    // A group that does not exist: the gate can never pass while the binding lives.
+    let missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/missing/0123456789abcdef";
+    env.binding("web", Spec::ip("web", 80, missing)).await;
+    wait_for("TargetGroupNotFound", Duration::from_secs(20), || async {
+        env.ready("web").await == Some(("False".into(), "TargetGroupNotFound".into()))
+    })
+    .await;
+    assert_ne!(env.pod_condition("gated", GATE).await.map(|c| c.0), Some("True".into()));
+    env.tgbs().delete("web", &Default::default()).await.unwrap();
+    wait_for("gate released", Duration::from_secs(20), || async {
+        env.pod_condition("gated", GATE).await == Some(("True".into(), "TargetGroupBindingDeleted".into()))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_networking_failure_never_holds_back_registration_or_gates() {
+    let env = Env::start().await;
+    let arn = env.target_group("gates-networking").await;
+    env.service("web", &[("http", 80, 8080)]).await;
+    // No network interface carries this IP, so spec.networking cannot find its security group.
+    env.pod("gated", "10.4.3.1", Some(GATE), true, false).await;
+    env.slice_of_pods("web-a", "web", 8080, &[("10.4.3.1", "gated", false, false)])
+        .await;
+    let _controller = env.controller("gates-networking");
+    let networking = serde_json::json!({ "ingress": [{
+        "from": [{ "securityGroup": { "groupID": "sg-0123456789abcdef0" } }],
+        "ports": [{ "protocol": "TCP", "port": 8080 }],
+    }]});
+    env.binding("web", Spec::ip("web", 80, &arn).with("networking", networking)).await;
+    env.wait_for_targets("registered", Duration::from_secs(20), &arn, &["10.4.3.1:8080"])
+        .await;
+    wait_for("gate True", Duration::from_secs(20), || async {
+        env.pod_condition("gated", GATE).await == Some(("True".into(), "Healthy".into()))
+    })
+    .await;
+    wait_for("the networking failure reported", Duration::from_secs(20), || async {
+        env.ready("web").await == Some(("False".into(), "SecurityGroupNotResolved".into()))
+    })
+    .await;
+}

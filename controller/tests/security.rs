@@ -1,5 +1,5 @@
-//! Least privilege and secrets: the shipped IAM policy lists exactly the ELBv2 and EC2 actions the
-//! controller's code calls, and the controller's most verbose logs never contain AWS credentials or
+//! Least privilege and secrets: the shipped IAM policy lists exactly the ELBv2, EC2 and STS actions
+//! the controller's code calls, and the controller's most verbose logs never contain AWS credentials or
 //! the Kubernetes bearer token. (The chart's RBAC is held to the same standard in `chart.rs`: the
 //! controller runs under exactly the rules it grants.)
 
@@ -44,6 +44,10 @@ fn operations_called(dirs: &[&Path]) -> BTreeSet<String> {
                 } else {
                     "elasticloadbalancing"
                 };
+                // STS AssumeRole is called by the SDK's provider, not by a fluent builder.
+                if text.contains("AssumeRoleProvider") {
+                    out.insert("sts:AssumeRole".to_string());
+                }
                 for cap in re.captures_iter(&text) {
                     out.insert(format!("{service}:{}", pascal(&format!("{}_{}", &cap[1], &cap[2]))));
                 }

@@ -19,6 +19,9 @@ pub struct Faults {
     pub latency: Duration,
     /// Every request is refused with 403 AccessDenied (not retried by the SDK).
     pub deny_all: bool,
+    /// Requests for these actions (`Action=` of a query request, e.g. `AssumeRole`) are refused
+    /// with 403 AccessDenied; the others pass.
+    pub deny_actions: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +161,12 @@ fn error_response(status: &str, code: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The `Action` of a form-encoded query request (ELB, EC2 and STS all use them).
+fn action_of(body: &[u8]) -> Option<&str> {
+    let body = std::str::from_utf8(body).ok()?;
+    body.split('&').find_map(|pair| pair.strip_prefix("Action="))
+}
+
 /// One request per connection: answer it (fault or moto's answer) and close.
 fn serve(mut conn: TcpStream, shared: &Shared) {
     let Some((head, body)) = read_request(&mut conn) else { return };
@@ -166,7 +175,8 @@ fn serve(mut conn: TcpStream, shared: &Shared) {
         std::thread::sleep(faults.latency);
     }
     let c = &shared.counts;
-    if faults.deny_all {
+    let action = action_of(&body);
+    if faults.deny_all || action.is_some_and(|a| faults.deny_actions.iter().any(|d| *d == a)) {
         c.denied.fetch_add(1, Ordering::Relaxed);
         let _ = conn.write_all(&error_response("403 Forbidden", "AccessDenied"));
         return;

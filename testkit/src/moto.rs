@@ -57,10 +57,16 @@ impl Moto {
     /// A raw AWS request; enough for the few EC2 and ACM calls tests need without pulling in
     /// more SDK crates. moto does not check signatures, only reads the credential scope.
     fn post(&self, service: &str, content_type: &str, extra_headers: &str, body: &str) -> String {
+        self.post_as("test", service, content_type, extra_headers, body)
+    }
+
+    /// A raw request signed (in name only) with `access_key`: moto serves it from that key's
+    /// account (an assumed role's keys reach the role's account).
+    fn post_as(&self, access_key: &str, service: &str, content_type: &str, extra_headers: &str, body: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let req = format!(
             "POST / HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: {content_type}\r\n{extra_headers}\
-             Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential={access_key}/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
              Content-Length: {}\r\n\r\n{body}",
             self.port,
             body.len()
@@ -74,6 +80,40 @@ impl Moto {
     /// A query-protocol request (form-encoded), as EC2 takes them.
     pub fn query(&self, service: &str, body: &str) -> String {
         self.post(service, "application/x-www-form-urlencoded", "", body)
+    }
+
+    /// Credentials of `role_arn` from STS AssumeRole (moto lets anyone assume any role, in any
+    /// account: the account is the role's).
+    pub fn assume_role(&self, role_arn: &str) -> elbv2::config::Credentials {
+        let xml = self.query(
+            "sts",
+            &format!("Action=AssumeRole&Version=2011-06-15&RoleSessionName=tgbind-tests&RoleArn={role_arn}"),
+        );
+        let value = |tag: &str| {
+            Self::xml_values(&xml, tag)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| panic!("no {tag} in {xml}"))
+        };
+        elbv2::config::Credentials::new(
+            value("AccessKeyId"),
+            value("SecretAccessKey"),
+            Some(value("SessionToken")),
+            None,
+            "assumed",
+        )
+    }
+
+    /// The default VPC of the account `credentials` belong to.
+    pub fn default_vpc_of(&self, credentials: &elbv2::config::Credentials) -> String {
+        let xml = self.post_as(
+            credentials.access_key_id(),
+            "ec2",
+            "application/x-www-form-urlencoded",
+            "",
+            "Action=DescribeVpcs&Version=2016-11-15",
+        );
+        Self::xml_values(&xml, "vpcId").into_iter().next().expect("a VPC in DescribeVpcs")
     }
 
     /// The values of every `<tag>` element in an XML answer, in order.
@@ -125,17 +165,22 @@ impl Moto {
     /// An ELBv2 client for out-of-band changes, with static test credentials (never the
     /// instance-metadata chain: tests stay on loopback).
     pub async fn elbv2(&self) -> elbv2::Client {
+        self.elbv2_with(elbv2::config::Credentials::new(
+            crate::secrets::AWS_ACCESS_KEY_ID,
+            crate::secrets::AWS_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "tests",
+        ))
+    }
+
+    /// An ELBv2 client with these credentials (another account's, from `assume_role`).
+    pub fn elbv2_with(&self, credentials: elbv2::config::Credentials) -> elbv2::Client {
         let config = elbv2::Config::builder()
             .behavior_version_latest()
             .region(elbv2::config::Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
-            .credentials_provider(elbv2::config::Credentials::new(
-                crate::secrets::AWS_ACCESS_KEY_ID,
-                crate::secrets::AWS_SECRET_ACCESS_KEY,
-                None,
-                None,
-                "tests",
-            ))
+            .credentials_provider(credentials)
             .build();
         elbv2::Client::from_conf(config)
     }

@@ -83,19 +83,87 @@ pub(super) async fn update_gates(
         .for_each_concurrent(GATE_WRITES_IN_FLIGHT, |(name, wanted): (String, GateCondition)| {
             let pods = pods.clone();
             async move {
-                let patch = serde_json::json!({ "status": { "conditions": [{
-                    "type": gate,
-                    "status": wanted.status,
-                    "reason": wanted.reason,
-                    "message": wanted.message,
-                    "lastTransitionTime": Time(k8s_openapi::jiff::Timestamp::now()),
-                }]}});
-                match pods.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch)).await {
-                    Ok(_) => {
-                        ctx.metrics.readiness_gate_updates.inc();
-                        info!(pod = %name, status = wanted.status, reason = %wanted.reason, "readiness gate updated");
+                if write_gate(&pods, &name, gate, &wanted).await {
+                    ctx.metrics.readiness_gate_updates.inc();
+                }
+            }
+        })
+        .await;
+}
+
+/// Writes one pod's gate condition; whether it was written.
+async fn write_gate(pods: &Api<Pod>, name: &str, gate: &str, wanted: &GateCondition) -> bool {
+    let patch = serde_json::json!({ "status": { "conditions": [{
+        "type": gate,
+        "status": wanted.status,
+        "reason": wanted.reason,
+        "message": wanted.message,
+        "lastTransitionTime": Time(k8s_openapi::jiff::Timestamp::now()),
+    }]}});
+    match pods.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch)).await {
+        Ok(_) => {
+            info!(pod = %name, status = wanted.status, reason = %wanted.reason, "readiness gate updated");
+            true
+        }
+        Err(e) => {
+            warn!(pod = %name, error = %e, "could not update the readiness gate");
+            false
+        }
+    }
+}
+
+/// When a binding is deleted, the pods that carry its readiness gate would never become Ready:
+/// their gate condition turns True (as the AWS Load Balancer Controller does). Best effort: a pod
+/// that cannot be read or written is logged and left.
+pub(super) async fn release_gates(ctx: &Context, tgb: &crate::crd::TargetGroupBinding) {
+    use kube::ResourceExt;
+    let ns = tgb.namespace().unwrap_or_default();
+    let gate = crate::readiness::gate_type(&tgb.name_any());
+    let key = crate::index::service_key(&ns, &tgb.spec.service_ref.name);
+    let names: BTreeSet<String> = ctx
+        .slices_by_service
+        .get(&key)
+        .into_iter()
+        .filter_map(|(sns, name)| {
+            ctx.slices
+                .get(&kube::runtime::reflector::ObjectRef::new_with(&name, ctx.slice_resource.clone()).within(&sns))
+        })
+        .flat_map(|s| {
+            s.slice
+                .endpoints
+                .iter()
+                .filter_map(|ep| endpoint_pod(ep).map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let released = GateCondition {
+        status: "True",
+        reason: "TargetGroupBindingDeleted".to_string(),
+        message: format!(
+            "TargetGroupBinding {} was deleted; this gate no longer waits for target health",
+            tgb.name_any()
+        ),
+    };
+    futures::stream::iter(names)
+        .for_each_concurrent(GATE_WRITES_IN_FLIGHT, |name| {
+            let (pods, gate, released) = (pods.clone(), gate.clone(), released.clone());
+            async move {
+                let pod = match pods.get_opt(&name).await {
+                    Ok(Some(pod)) => pod,
+                    Ok(None) => return,
+                    Err(e) => {
+                        warn!(pod = %name, error = %e, "could not read a pod to release its readiness gate");
+                        return;
                     }
-                    Err(e) => warn!(pod = %name, error = %e, "could not update the readiness gate"),
+                };
+                let has_gate = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.readiness_gates.as_ref())
+                    .is_some_and(|gates| gates.iter().any(|g| g.condition_type == gate));
+                if has_gate && needs_update(&pod, &gate, &released) {
+                    write_gate(&pods, &name, &gate, &released).await;
                 }
             }
         })

@@ -3,12 +3,14 @@
 //! report it in status and events. Decisions are pure functions in `desired`, `validation`,
 //! `status` and `readiness`; the I/O is split by concern:
 //! - [`targets`]: the sync of targets (ELB writes, the multi-cluster ownership record);
+//! - [`group`]: the target group (cached facts, its VPC's CIDRs) and the binding's record of it;
 //! - [`lifecycle`]: what happens when a binding is deleted (the finalizer's cleanup);
 //! - [`gates`]: pod readiness-gate conditions;
 //! - [`networking`]: the glue to `spec.networking`'s security-group rules (EC2 writes);
 //! - [`report`]: status patches, events and log lines.
 
 mod gates;
+mod group;
 mod lifecycle;
 mod networking;
 mod report;
@@ -17,18 +19,16 @@ mod targets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Event};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 use tracing::{instrument, warn};
 
 use crate::context::{backoff, Context, Error};
 use crate::crd::{TargetGroupBinding, FINALIZER};
-use crate::status::{next_status, ready_reason, Retry};
+use crate::status::Retry;
 
 pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = tgb.namespace().unwrap_or_default();
@@ -41,7 +41,7 @@ pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Resul
     let result = finalizer(&api, FINALIZER, tgb, |event| async {
         match event {
             Event::Apply(tgb) => apply(&tgb, &api, &ctx).await,
-            Event::Cleanup(tgb) => lifecycle::cleanup(&tgb, &ctx).await,
+            Event::Cleanup(tgb) => lifecycle::cleanup(&tgb, &api, &ctx).await,
         }
     })
     .await
@@ -55,7 +55,7 @@ pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Resul
 pub fn error_policy(tgb: Arc<TargetGroupBinding>, err: &Error, ctx: Arc<Context>) -> Action {
     warn!(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default(), error = %err, "reconcile failed");
     ctx.metrics.reconcile_error("ControllerError");
-    let failures = tgb.status.as_ref().and_then(|s| s.consecutive_failures).unwrap_or(0) as u32;
+    let failures = report::failures(&ctx, &tgb);
     Action::requeue(backoff(failures + 1, &ctx.settings))
 }
 
@@ -63,28 +63,7 @@ pub fn error_policy(tgb: Arc<TargetGroupBinding>, err: &Error, ctx: Arc<Context>
 async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Context) -> Result<Action, Error> {
     let started = std::time::Instant::now();
     let outcome = targets::sync(tgb, ctx).await;
-    let prev = tgb.status.as_ref();
-    let next = next_status(prev, tgb.meta().generation, &outcome, Time(k8s_openapi::jiff::Timestamp::now()));
-    let reference = tgb.object_ref(&());
-    match &outcome {
-        Ok(_) => {}
-        Err(p) => {
-            ctx.metrics.reconcile_error(p.reason);
-            // One event per new problem, not one per retry.
-            if ready_reason(prev) != Some(p.reason) {
-                report::publish(ctx, &reference, EventType::Warning, p.reason, &p.message).await;
-            }
-            warn!(reason = p.reason, message = %p.message, "binding not ready");
-        }
-    }
-    if prev != Some(&next) {
-        api.patch_status(
-            &tgb.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(report::status_patch(prev, &next)),
-        )
-        .await?;
-    }
+    let failures = report::record_outcome(ctx, api, tgb, &outcome).await?;
     Ok(match outcome {
         // Targets on their way to healthy (and pods waiting on their gates): look again soon, this
         // group only. A group no load balancer uses never gets healthier.
@@ -96,6 +75,6 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
         }
         Ok(_) => Action::requeue(ctx.settings.resync),
         Err(p) if p.retry == Retry::OnChange => Action::await_change(),
-        Err(_) => Action::requeue(backoff(next.consecutive_failures.unwrap_or(1) as u32, &ctx.settings)),
+        Err(_) => Action::requeue(backoff(failures, &ctx.settings)),
     })
 }

@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 use tgbind_aws::Target;
 
 use crate::context::{Context, Error};
-use crate::crd::TargetGroupBinding;
+use crate::crd::{TargetGroupBinding, TargetType};
 use crate::desired::endpoint_pod;
 use crate::endpoints::EndpointSliceObject;
 use crate::networking::{rules as network_rules, NetworkingError, SecurityGroupRules};
@@ -51,6 +51,7 @@ pub(super) fn networking_problem(e: NetworkingError) -> Problem {
 pub(super) async fn sync_networking(
     tgb: &TargetGroupBinding,
     ctx: &Context,
+    target_type: TargetType,
     desired: &BTreeSet<Target>,
     slices: &[Arc<EndpointSliceObject>],
 ) -> Result<(), Problem> {
@@ -85,14 +86,7 @@ pub(super) async fn sync_networking(
     let targets: BTreeSet<String> = desired.iter().map(|t| t.id.clone()).collect();
     let may_revoke = others_known(ctx, rules, &key);
     rules
-        .sync(
-            &key,
-            tgb.target_type(),
-            tgb.spec.vpc_id.as_deref(),
-            &targets,
-            permissions,
-            may_revoke,
-        )
+        .sync(&key, target_type, tgb.spec.vpc_id.as_deref(), &targets, permissions, may_revoke)
         .await
         .map_err(networking_problem)
 }
@@ -150,7 +144,12 @@ async fn container_ports(
 
 /// A deleted binding's rules leave the groups no other binding needs them on. Until every other
 /// binding's needs are known (just after a restart) the finalizer stays and this is retried.
-pub(super) async fn forget_networking(tgb: &TargetGroupBinding, ctx: &Context, registered: &[Target]) -> Result<(), Error> {
+pub(super) async fn forget_networking(
+    tgb: &TargetGroupBinding,
+    ctx: &Context,
+    target_type: TargetType,
+    registered: &[Target],
+) -> Result<(), Error> {
     let key = binding_key(tgb);
     ctx.named_ports.lock().unwrap().remove(&key);
     let Some(rules) = &ctx.networking else { return Ok(()) };
@@ -160,7 +159,7 @@ pub(super) async fn forget_networking(tgb: &TargetGroupBinding, ctx: &Context, r
     let targets: BTreeSet<String> = registered.iter().map(|t| t.id.clone()).collect();
     let may_revoke = others_known(ctx, rules, &key);
     rules
-        .forget(&key, tgb.target_type(), tgb.spec.vpc_id.as_deref(), &targets, may_revoke)
+        .forget(&key, target_type, tgb.spec.vpc_id.as_deref(), &targets, may_revoke)
         .await
         .map_err(Error::from)
 }

@@ -2,13 +2,70 @@
 //! ownership record report, in the words the Ready condition uses.
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::{Resource, ResourceExt};
 use tgbind_aws::{AwsError, ErrorKind, Target};
 use tracing::{info, warn};
 
-use crate::context::Context;
-use crate::crd::TargetGroupBindingStatus;
-use crate::status::{Problem, Retry};
+use crate::context::{Context, Error};
+use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
+use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
+
+/// Failures in a row this process has seen for a binding (its retry backoff).
+pub(super) fn failures(ctx: &Context, tgb: &TargetGroupBinding) -> u32 {
+    let uid = tgb.uid().unwrap_or_default();
+    ctx.memory.lock().unwrap().get(&uid).map_or(0, |m| m.failures)
+}
+
+/// Reports an outcome: the status (written only when it changes), one event per new problem, a
+/// log line, and the failure count, which it returns. The previous status is the object's, or
+/// where the CRD pruned it (the LBC's CRD keeps only `observedGeneration`) the one this process
+/// last wrote, so transition times and events do not restart at every reconcile.
+pub(super) async fn record_outcome(
+    ctx: &Context,
+    api: &Api<TargetGroupBinding>,
+    tgb: &TargetGroupBinding,
+    outcome: &Result<Synced, Problem>,
+) -> Result<u32, Error> {
+    let uid = tgb.uid().unwrap_or_default();
+    let memory = ctx.memory.lock().unwrap().get(&uid).cloned().unwrap_or_default();
+    let from_object = tgb.status.as_ref().filter(|s| !s.conditions.is_empty());
+    let prev = from_object.or(memory.written.as_ref());
+    let mut next = next_status(prev, tgb.meta().generation, outcome, Time(k8s_openapi::jiff::Timestamp::now()));
+    let failures = match outcome {
+        Ok(_) => 0,
+        Err(p) if p.retry == Retry::Backoff => memory.failures + 1,
+        Err(_) => 0,
+    };
+    next.consecutive_failures = (failures > 0).then_some(failures as i32);
+    if let Err(p) = outcome {
+        ctx.metrics.reconcile_error(p.reason);
+        // One event per new problem, not one per retry.
+        if ready_reason(prev) != Some(p.reason) {
+            publish(ctx, &tgb.object_ref(&()), EventType::Warning, p.reason, &p.message).await;
+        }
+        warn!(reason = p.reason, message = %p.message, "binding not ready");
+    }
+    let unchanged = from_object == Some(&next) || (from_object.is_none() && memory.written.as_ref() == Some(&next));
+    if !unchanged {
+        api.patch_status(
+            &tgb.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(status_patch(tgb.status.as_ref(), &next)),
+        )
+        .await?;
+    }
+    ctx.memory.lock().unwrap().insert(
+        uid,
+        crate::context::BindingMemory {
+            failures,
+            written: Some(next),
+        },
+    );
+    Ok(failures)
+}
 
 /// A JSON merge patch from `prev` to `next`: fields `next` leaves out are sent as null, since a merge
 /// patch that omits a field keeps its old value.

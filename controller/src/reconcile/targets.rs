@@ -1,52 +1,39 @@
-//! The sync of one binding's targets: the targets the cluster wants (from the watch caches), the
-//! targets the group holds, and the ELB writes between them, with the multi-cluster ownership
-//! record kept around the writes. Readiness gates and security-group rules follow the writes.
+//! The sync of one binding's targets: its checks (see `validation`), the group it names and the
+//! settings in effect, the targets the cluster wants (from the watch caches), the targets the group
+//! holds, and the ELB writes between them, with the multi-cluster ownership record kept around the
+//! writes. Readiness gates follow the writes, then security-group rules, whose failures never hold
+//! back registration or gates.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use tgbind_aws::Target;
+use tgbind_aws::{ErrorKind, Registration, Target};
 
-use super::{gates, networking, report};
+use super::{gates, group, networking, report};
+use crate::bound;
 use crate::context::Context;
-use crate::crd::{IpAddressType, TargetGroupBinding, TargetType};
+use crate::crd::{TargetGroupBinding, TargetType};
 use crate::desired::{
-    endpoint_pod, endpoint_targets, healthy_count, instance_targets, ip_targets, plan_changes, plan_owned_changes, resolve_node_port,
-    resolve_service_port,
+    endpoint_pod, endpoint_targets, healthy_count, instance_targets, ip_targets, plan_changes, plan_owned_changes, registrations,
+    resolve_node_port, resolve_service_port,
 };
 use crate::endpoints::EndpointSliceObject;
 use crate::index::service_key;
 use crate::ownership;
 use crate::readiness::gate_type;
 use crate::status::{Problem, Retry, Synced};
-use crate::validation::check_spec;
+use crate::validation::{check_bound, check_form, effective, older_binding};
 
-/// The other bindings of the same target group ARN, from the index.
-fn same_group(tgb: &TargetGroupBinding, ctx: &Context) -> Vec<Arc<TargetGroupBinding>> {
-    let Some(arn) = &tgb.spec.target_group_arn else { return Vec::new() };
+/// The other bindings of a target group, from the index (by their spec's ARN or the group they
+/// are bound to).
+fn same_group(ctx: &Context, arn: &str) -> Vec<Arc<TargetGroupBinding>> {
     ctx.bindings_by_arn
         .get(arn)
         .into_iter()
         .filter_map(|(ns, name)| ctx.bindings.get(&ObjectRef::new(&name).within(&ns)))
         .collect()
-}
-
-async fn resolve_arn(tgb: &TargetGroupBinding, ctx: &Context) -> Result<String, Problem> {
-    if let Some(arn) = &tgb.spec.target_group_arn {
-        return Ok(arn.clone());
-    }
-    let name = tgb.spec.target_group_name.clone().unwrap_or_default();
-    match ctx.aws.target_group_arn_by_name(&name).await {
-        Ok(Some(arn)) => Ok(arn),
-        Ok(None) => Err(Problem::new(
-            "TargetGroupNotFound",
-            format!("no target group named {name:?}"),
-            Retry::Backoff,
-        )),
-        Err(e) => Err(report::aws_problem(e, &name)),
-    }
 }
 
 /// The Service's EndpointSlices, found through the index and shared from the watch cache.
@@ -62,7 +49,31 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
     // Never decide from half-filled caches: an empty slice cache would read as "no endpoints".
     let _ = ctx.services.wait_until_ready().await;
     let _ = ctx.slices.wait_until_ready().await;
-    check_spec(tgb, &same_group(tgb, ctx))?;
+    check_form(tgb)?;
+    let bound = bound::read(tgb);
+    if let Some(b) = &bound {
+        check_bound(tgb, b)?;
+    }
+    let role = group::assumed_role(tgb);
+    let aws = ctx.accounts.for_role(role.as_ref()).await;
+    let group = group::facts(ctx, aws.as_ref(), tgb, bound.as_ref(), role.as_ref()).await?;
+    let arn = group.arn.clone();
+    let effective = effective(tgb, &group)?;
+    if let Err(p) = older_binding(tgb, &arn, &same_group(ctx, &arn)) {
+        // An older binding has the group: this one no longer answers for its targets.
+        if bound.is_some() {
+            group::write_record(ctx, tgb, None).await?;
+        }
+        return Err(p);
+    }
+    // Recorded before the first write, so a deletion (or an edit of the spec) always finds the
+    // group this binding wrote to, whatever the CRD prunes from status.
+    let record = group::record(tgb, &group, &effective);
+    let recorded = tgb.metadata.annotations.as_ref().and_then(|a| a.get(bound::ANNOTATION));
+    if recorded.map(String::as_str) != Some(bound::format(&record).as_str()) {
+        group::write_record(ctx, tgb, Some(&record)).await?;
+    }
+
     let ns = tgb.namespace().unwrap_or_default();
     let svc_name = &tgb.spec.service_ref.name;
     // A missing Service or port stops here: nothing is deregistered on the strength of an absence
@@ -81,9 +92,9 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
             Retry::Backoff,
         )
     };
-    let family = tgb.spec.ip_address_type.unwrap_or(IpAddressType::Ipv4);
+    let family = effective.ip_address_type;
     let gate = gate_type(&tgb.name_any());
-    let (desired, slices, port_name, waiting) = match tgb.target_type() {
+    let (desired, slices, port_name, waiting) = match effective.target_type {
         TargetType::Ip => {
             let port_name = resolve_service_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
             let slices = slices_of(ctx, &ns, svc_name);
@@ -104,12 +115,15 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         }
     };
 
-    let arn = resolve_arn(tgb, ctx).await?;
-    let current = ctx
-        .aws
-        .describe_target_health(&arn)
-        .await
-        .map_err(|e| report::aws_problem(e, &arn))?;
+    let current = match aws.describe_target_health(&arn).await {
+        Ok(current) => current,
+        Err(e) => {
+            if e.kind == ErrorKind::NotFound {
+                group::forget(ctx, &arn);
+            }
+            return Err(group::problem(e, role.as_ref(), &arn));
+        }
+    };
     // In a group shared with other clusters, only what our record names is ours to remove.
     let owned = if ownership::is_multi_cluster(tgb) {
         Some(ownership::read(&ctx.client, tgb).await.map_err(report::record_problem)?)
@@ -130,18 +144,22 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         }
     }
     if !changes.deregister.is_empty() {
-        ctx.aws
-            .deregister_targets(&arn, &changes.deregister)
+        aws.deregister_targets(&arn, &changes.deregister)
             .await
-            .map_err(|e| report::aws_problem(e, &arn))?;
+            .map_err(|e| group::problem(e, role.as_ref(), &arn))?;
         ctx.metrics.targets_deregistered.inc_by(changes.deregister.len() as u64);
         report::announce(ctx, &reference, "TargetsDeregistered", "deregistered", &changes.deregister).await;
     }
     if !changes.register.is_empty() {
-        ctx.aws
-            .register_targets(&arn, &changes.register)
+        // IP targets outside the group's VPC (a peered VPC, another account) need zone `all`.
+        let vpc = match (effective.target_type, &effective.vpc_id) {
+            (TargetType::Ip, Some(vpc)) => Some(group::vpc_cidrs(ctx, aws.as_ref(), vpc, role.as_ref()).await?),
+            _ => None,
+        };
+        let writes: Vec<Registration> = registrations(&changes.register, vpc.as_ref());
+        aws.register_targets(&arn, &writes)
             .await
-            .map_err(|e| report::aws_problem(e, &arn))?;
+            .map_err(|e| group::problem(e, role.as_ref(), &arn))?;
         ctx.metrics.targets_registered.inc_by(changes.register.len() as u64);
         report::announce(ctx, &reference, "TargetsRegistered", "registered", &changes.register).await;
     }
@@ -152,7 +170,8 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
             ownership::write(&ctx.client, tgb, &desired).await.map_err(report::record_problem)?;
         }
     }
-    networking::sync_networking(tgb, ctx, &desired, &slices).await?;
+    // Readiness gates before security-group rules: a rule EC2 refuses (or an interface not found
+    // yet) must never keep a pod from becoming Ready.
     if !waiting.is_empty() {
         let targets_of = |pod: &str| -> Vec<Target> {
             endpoint_targets(slices.iter().map(|s| &s.slice), &port_name, family)
@@ -162,6 +181,7 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         };
         gates::update_gates(ctx, &ns, &gate, &waiting, &current, targets_of).await;
     }
+    networking::sync_networking(tgb, ctx, effective.target_type, &desired, &slices).await?;
     // Targets of a group no load balancer uses report `unused`: no health check will ever run.
     let not_in_use = !current.is_empty() && current.iter().all(|t| t.state == tgbind_aws::HealthState::Unused);
     Ok(Synced {
@@ -170,5 +190,6 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         registered: desired.len(),
         healthy: healthy_count(&current, &desired),
         not_in_use,
+        effective: Some(effective),
     })
 }

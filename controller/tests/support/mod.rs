@@ -2,6 +2,7 @@
 //! CRD installed, and `tgbind-controller` processes started against them. All stopped on drop.
 #![allow(dead_code)]
 
+pub mod corpus;
 pub mod scripted;
 
 use std::collections::BTreeSet;
@@ -48,22 +49,25 @@ impl Env {
 
     /// With extra static token users (see `ApiServer::start_with_users`).
     pub async fn start_with_users(users: &[(&str, &str, &str)]) -> Env {
-        Self::start_full(users, Arc::new(Moto::start())).await
+        Self::start_full(users, Arc::new(Moto::start()), TargetGroupBinding::crd()).await
     }
 
     /// A second cluster (its own apiserver) in the same emulated AWS account as `other`.
     pub async fn start_sharing_aws(other: &Env) -> Env {
-        Self::start_full(&[], other.moto.clone()).await
+        Self::start_full(&[], other.moto.clone(), TargetGroupBinding::crd()).await
     }
 
-    async fn start_full(users: &[(&str, &str, &str)], moto: Arc<Moto>) -> Env {
+    /// With another TargetGroupBinding CRD installed (the LBC's shape, say) instead of ours.
+    pub async fn start_with_crd(crd: CustomResourceDefinition) -> Env {
+        Self::start_full(&[], Arc::new(Moto::start()), crd).await
+    }
+
+    async fn start_full(users: &[(&str, &str, &str)], moto: Arc<Moto>, crd: CustomResourceDefinition) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let api = ApiServer::start_with_users(users);
         let client = client_for(&api.kubeconfig_path()).await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        crds.create(&PostParams::default(), &TargetGroupBinding::crd())
-            .await
-            .expect("the CRD applies");
+        crds.create(&PostParams::default(), &crd).await.expect("the CRD applies");
         wait_for("CRD established", Duration::from_secs(20), || async {
             let tgbs: Api<TargetGroupBinding> = Api::namespaced(client.clone(), NS);
             tgbs.list(&Default::default()).await.is_ok()
@@ -103,7 +107,17 @@ impl Env {
         Api::namespaced(self.client.clone(), NS)
     }
 
+    /// An HTTP target group for `ip` targets in the test VPC.
     pub async fn target_group(&self, name: &str) -> String {
+        self.target_group_of(name, elbv2::types::TargetTypeEnum::Ip).await
+    }
+
+    /// An HTTP target group for instance targets.
+    pub async fn instance_target_group(&self, name: &str) -> String {
+        self.target_group_of(name, elbv2::types::TargetTypeEnum::Instance).await
+    }
+
+    pub async fn target_group_of(&self, name: &str, target_type: elbv2::types::TargetTypeEnum) -> String {
         let out = self
             .elb
             .create_target_group()
@@ -111,7 +125,7 @@ impl Env {
             .port(80)
             .protocol(elbv2::types::ProtocolEnum::Http)
             .vpc_id(&self.vpc)
-            .target_type(elbv2::types::TargetTypeEnum::Ip)
+            .target_type(target_type)
             .send()
             .await
             .unwrap();
@@ -160,7 +174,7 @@ impl Env {
     }
 
     /// Creates or replaces an EndpointSlice (server-side apply, as the EndpointSlice controller).
-    async fn apply_slice(&self, slice: &str, body: serde_json::Value) {
+    pub async fn apply_slice(&self, slice: &str, body: serde_json::Value) {
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), NS, &self.slices);
         let obj: DynamicObject = serde_json::from_value(body).unwrap();
         api.patch(slice, &PatchParams::apply("tgbind-tests").force(), &Patch::Apply(&obj))

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tgbind_aws::{AwsError, ErrorKind, HealthState, Target, TargetHealth};
-use tgbind_controller::aws::TargetGroupApi;
+use tgbind_aws::{AwsError, ErrorKind, HealthState, Registration, Target, TargetGroupFacts, TargetHealth};
+use tgbind_controller::aws::{SingleAccount, TargetGroupApi};
 use tgbind_controller::context::Settings;
 use tgbind_controller::metrics::Metrics;
 use tgbind_controller::run::{build, AwsBackends, Scope};
@@ -74,11 +74,11 @@ impl TargetGroupApi for ScriptedElb {
             .cloned()
             .ok_or_else(|| error(ErrorKind::NotFound, "TargetGroupNotFound"))
     }
-    async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn register_targets(&self, arn: &str, targets: &[Registration]) -> Result<(), AwsError> {
         self.fail()?;
         let mut all = self.targets.lock().unwrap();
         let list = all.get_mut(arn).unwrap();
-        for t in targets {
+        for t in targets.iter().map(|r| &r.target) {
             self.writes.lock().unwrap().push(format!("register {t}"));
             list.retain(|h| &h.target != t);
             list.push(TargetHealth {
@@ -102,8 +102,24 @@ impl TargetGroupApi for ScriptedElb {
         }
         Ok(())
     }
-    async fn target_group_arn_by_name(&self, _: &str) -> Result<Option<String>, AwsError> {
-        Ok(Some(ARN.to_string()))
+    /// Every scripted group is an ip group (in no VPC the model knows).
+    async fn describe_target_group(&self, arn: Option<&str>, _name: Option<&str>) -> Result<Option<TargetGroupFacts>, AwsError> {
+        let arn = arn.unwrap_or(ARN).to_string();
+        if !self.targets.lock().unwrap().contains_key(&arn) {
+            return Ok(None);
+        }
+        Ok(Some(TargetGroupFacts {
+            arn,
+            name: "scripted".into(),
+            target_type: "ip".into(),
+            ip_address_type: "ipv4".into(),
+            vpc_id: None,
+            protocol: Some("HTTP".into()),
+            port: Some(80),
+        }))
+    }
+    async fn vpc_cidrs(&self, _: &str) -> Result<Option<Vec<String>>, AwsError> {
+        Ok(None)
     }
 }
 
@@ -127,7 +143,10 @@ pub async fn start_in_process_with(env: &Env, elb: Arc<ScriptedElb>, settings: S
         env.client.clone(),
         Scope::default(),
         env.slices.clone(),
-        AwsBackends { elb, networking: None },
+        AwsBackends {
+            accounts: Arc::new(SingleAccount(elb)),
+            networking: None,
+        },
         metrics.clone(),
         settings,
         4,
