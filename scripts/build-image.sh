@@ -5,7 +5,7 @@
 # an OCI image made with Debian's umoci, copied with skopeo (both unpacked into the cache, nothing
 # installed system-wide).
 #
-#   build-image.sh [--out DIR] [--binary PATH]
+#   build-image.sh [--out DIR] [--binary PATH] [--profile release|dev]
 #
 # Writes to DIR (default $TGBIND_CACHE/dist/image):
 #   tgbind-controller-VERSION.oci.tar     OCI archive (podman load, skopeo copy oci-archive:...)
@@ -16,17 +16,20 @@
 #   oci/                                  the OCI layout itself
 # VERSION is the controller crate's version, which is also the chart's appVersion and the default
 # image tag of the chart. --binary packages a given static binary instead of building one.
+# --profile dev builds an unoptimised static binary, minutes faster from a cold cache (the tests use
+# it: they check the packaging and the running, not the optimiser); images to ship use release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 source scripts/lib/apt.sh
 log() { printf '[image] %s\n' "$*" >&2; }
 
-OUT="$TGBIND_CACHE/dist/image" BINARY=""
+OUT="$TGBIND_CACHE/dist/image" BINARY="" PROFILE=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=$2; shift 2 ;;
     --binary) BINARY=$2; shift 2 ;;
+    --profile) PROFILE=$2; shift 2 ;;
     *) echo "build-image.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -47,9 +50,11 @@ UMOCI="$TOOLS/root/usr/bin/umoci"
 skopeo() { LD_LIBRARY_PATH="$TOOLS/root/usr/lib/x86_64-linux-gnu" "$TOOLS/root/usr/bin/skopeo" --insecure-policy "$@"; }
 
 if [ -z "$BINARY" ]; then
-  log "building a static tgbind-controller (release, glibc with crt-static)"
-  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu -p tgbind-controller
-  BINARY="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/tgbind-controller"
+  log "building a static tgbind-controller ($PROFILE, glibc with crt-static)"
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile "$PROFILE" --target x86_64-unknown-linux-gnu -p tgbind-controller
+  dir=$PROFILE
+  [ "$PROFILE" = dev ] && dir=debug # cargo's directory for the dev profile
+  BINARY="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/$dir/tgbind-controller"
 fi
 # A static binary has no program interpreter (static-pie included); the image has no libraries.
 headers=$(readelf -l "$BINARY")

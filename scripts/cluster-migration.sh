@@ -34,7 +34,7 @@ for c in a b; do
   step "Cluster ${c^^}: local kube-apiserver, CRD, tgbind-controller, Service web with three pods"
   bash "$ROOT/scripts/local-apiserver.sh" start "$WORK/kube-$c"
   KC="$WORK/kube-$c/kubeconfig"
-  "$CONTROLLER" crd | "$KUBECTL" --kubeconfig "$KC" apply -f - >/dev/null
+  "$CONTROLLER" crd | "$KUBECTL" --kubeconfig "$KC" apply --validate=false -f - >/dev/null # see quickstart.sh
   "$KUBECTL" --kubeconfig "$KC" wait --for=condition=Established crd/targetgroupbindings.elbv2.k8s.aws --timeout=30s >/dev/null
   start_controller "$KC" "cluster-$c"
   "$KUBECTL" --kubeconfig "$KC" apply -f "$ROOT/examples/cluster-migration/k8s/service.yaml" >/dev/null

@@ -1,7 +1,7 @@
 //! A bounded smoke run of the fuzz target bodies (`fuzz/targets.rs`) inside the test suite: random
 //! mutations of the seed corpus (`fuzz/corpus/<target>/`, plus seeds built here from real values)
 //! for `TGBIND_FUZZ_SECONDS` per target (default 20). No coverage guidance: the coverage-guided run
-//! is `scripts/fuzz.sh` (libFuzzer, which CI runs after the tests). Any panic fails the test and the
+//! is `scripts/fuzz.sh` (libFuzzer, a command of its own). Any panic fails the test and the
 //! input is saved under the cargo target directory.
 
 #[path = "../../fuzz/targets.rs"]
