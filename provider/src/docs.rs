@@ -56,6 +56,21 @@ pub fn render_page(kind: PageKind, name: &str, schema: &Schema, example: &str) -
             "\n## Import\n\nImport by {}:\n\n```shell\nterraform import {name}.example {}\n```",
             id.description, id.example
         );
+        if !schema.kept_blocks.is_empty() {
+            let blocks: Vec<String> = schema.kept_blocks.iter().map(|b| format!("`{b}`")).collect();
+            let _ = writeln!(
+                out,
+                "
+{} describe settings every object has: a configuration that leaves one out leaves \
+                 those settings as they are (terraform-provider-aws's optional and computed blocks). \
+                 With Terraform 1.11 and later, import shows each of them, so a configuration that \
+                 states them and one that leaves them out both plan no changes. Older Terraform plans \
+                 blocks exactly as written, so there import shows a block only where the object \
+                 differs from AWS's defaults (or the feature is switched on): state those blocks and \
+                 leave out the ones at their defaults.",
+                blocks.join(", ")
+            );
+        }
     }
     out
 }

@@ -546,9 +546,7 @@ async fn bad_front_door_configs_fail_with_attribute_diagnostics() {
     let cases: Vec<(String, &str, &str)> = vec![
         (lb("subnets = [\"subnet-a\"]"), "at least two availability zones", "subnets"),
         (lb("name = \"internal-web\"\n  subnets = [\"a\", \"b\"]"), "cannot start with `internal-`", "name"),
-        (lb("load_balancer_type = \"gateway\"\n  subnets = [\"a\", \"b\"]"), "is not one of", "load_balancer_type"),
-        (lb("load_balancer_type = \"network\"\n  subnets = [\"a\"]\n  idle_timeout = 30"), "applies to application load balancers", "idle_timeout"),
-        (lb("subnets = [\"a\", \"b\"]\n  enable_cross_zone_load_balancing = true"), "applies to network load balancers", "enable_cross_zone_load_balancing"),
+        (lb("load_balancer_type = \"classic\"\n  subnets = [\"a\", \"b\"]"), "is not one of", "load_balancer_type"),
         (lb("subnets = [\"a\", \"b\"]\n  idle_timeout = 0"), "between 1 and 4000", "idle_timeout"),
         (lb("subnets = [\"a\", \"b\"]\n  timeouts {\n    create = \"soon\"\n  }"), "must be a duration", "create"),
         (lb("name = \"x\""), "needs `subnets` or `subnet_mapping`", ""),
@@ -558,7 +556,7 @@ async fn bad_front_door_configs_fail_with_attribute_diagnostics() {
         (listener("port = 80\n  default_action {\n    type = \"redirect\"\n  }"), "needs a `redirect` block", "type"),
         (
             listener("port = 80\n  default_action {\n    type = \"forward\"\n    target_group_arn = \"a\"\n    forward {\n      target_group {\n        arn = \"b\"\n      }\n    }\n  }"),
-            "not both",
+            "name one target group",
             "target_group_arn",
         ),
         (

@@ -31,6 +31,9 @@ impl Diagnostics {
     pub fn warning(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
         self.push(Severity::Warning, summary, detail, None);
     }
+    pub fn warning_at(&mut self, path: &AttributePath, summary: impl Into<String>, detail: impl Into<String>) {
+        self.push(Severity::Warning, summary, detail, Some(path.clone()));
+    }
     fn push(&mut self, severity: Severity, summary: impl Into<String>, detail: impl Into<String>, path: Option<AttributePath>) {
         self.0.push(Diagnostic {
             severity,
@@ -38,6 +41,13 @@ impl Diagnostics {
             detail: detail.into(),
             path,
         });
+    }
+    /// Turns every error into a warning whose detail ends with `why`.
+    pub fn downgrade_errors(&mut self, why: &str) {
+        for d in self.0.iter_mut().filter(|d| d.severity == Severity::Error) {
+            d.severity = Severity::Warning;
+            d.detail = format!("{} {why}", d.detail);
+        }
     }
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)
@@ -51,9 +61,16 @@ impl Diagnostics {
     /// Where each error points (`health_check[0].timeout`; empty for errors about the whole
     /// object), for tests of validation rules.
     pub fn error_paths(&self) -> Vec<String> {
+        self.paths(Severity::Error)
+    }
+    /// Where each warning points, likewise.
+    pub fn warning_paths(&self) -> Vec<String> {
+        self.paths(Severity::Warning)
+    }
+    fn paths(&self, severity: Severity) -> Vec<String> {
         self.0
             .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == severity)
             .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
             .collect()
     }

@@ -12,6 +12,6 @@ pub mod tags;
 pub mod validators;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
-pub use resource::{DataSource, ImportId, ProviderContext, ProviderDefinition, Resource};
+pub use resource::{Blocks, DataSource, ImportId, ProviderContext, ProviderDefinition, Resource};
 pub use schema::{Attribute, Block, Check, NestedBlock, Nesting, Presence, Schema};
 pub use server::ProviderService;

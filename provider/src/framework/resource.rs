@@ -17,6 +17,34 @@ pub struct ImportId {
     pub accepts: fn(&str) -> bool,
 }
 
+/// Which optional blocks a read shows (see [`Schema::keeps_blocks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocks {
+    /// The ones the prior state has, which are the ones the configuration manages (every refresh).
+    AsPrior,
+    /// Every block AWS has settings for: import on a Terraform whose plans may keep a block the
+    /// configuration leaves out (1.11 and later), so configurations that state the block and
+    /// configurations that omit it both plan empty.
+    All,
+    /// Only blocks whose feature is switched on (stickiness, access logs): import on older Terraform,
+    /// where a block the configuration leaves out would be planned away. Configurations that omit
+    /// a block for a default setting plan empty; ones that state it plan one update that writes the
+    /// same values.
+    SwitchedOn,
+}
+
+impl Blocks {
+    /// Whether a block the prior state has (`in_prior`), or one whose feature is on (`switched_on`),
+    /// is shown. `All` shows every block the model can fill.
+    pub fn show(self, in_prior: bool, switched_on: bool) -> bool {
+        match self {
+            Blocks::AsPrior => in_prior,
+            Blocks::All => true,
+            Blocks::SwitchedOn => switched_on,
+        }
+    }
+}
+
 /// What the configured provider gives every resource besides its clients: the tags that
 /// `default_tags` adds to every taggable object (planned into `tags_all` by the framework).
 pub trait ProviderContext: Send + Sync + 'static {
@@ -47,23 +75,33 @@ pub trait Resource<C: Sync>: Send + Sync {
     /// Creates the object. On a partial failure return the state of what exists, with errors.
     async fn create(&self, ctx: &C, planned: &Value, config: &Value, diags: &mut Diagnostics) -> Value;
     /// The object with this `id` as it is now, or `Value::Null` when it no longer exists. `prior` is
-    /// the state (or plan) the answer replaces, null on import; `importing` asks for every optional
-    /// block that has settings, since no configuration says which ones the user manages.
-    async fn read_id(&self, ctx: &C, id: &str, prior: &Value, importing: bool, diags: &mut Diagnostics) -> Value;
+    /// the state (or plan) the answer replaces, null on import; `blocks` says which optional blocks
+    /// to show, since on import no configuration says which ones the user manages.
+    async fn read_id(&self, ctx: &C, id: &str, prior: &Value, blocks: Blocks, diags: &mut Diagnostics) -> Value;
     async fn update(&self, ctx: &C, prior: &Value, planned: &Value, config: &Value, diags: &mut Diagnostics) -> Value;
     async fn delete(&self, ctx: &C, prior: &Value, diags: &mut Diagnostics);
 
     /// The object a state describes, as it is now (`Value::Null` when it is gone).
     async fn read(&self, ctx: &C, state: &Value, diags: &mut Diagnostics) -> Value {
         match state.get("id").as_str() {
-            Some(id) => self.read_id(ctx, id, state, false, diags).await,
+            Some(id) => self.read_id(ctx, id, state, Blocks::AsPrior, diags).await,
             None => Value::Null,
         }
     }
     /// Builds a state from an import ID that passed [`ImportId::accepts`].
-    async fn import(&self, ctx: &C, id: &str, diags: &mut Diagnostics) -> Value {
-        self.read_id(ctx, id, &Value::Null, true, diags).await
+    async fn import(&self, ctx: &C, id: &str, blocks: Blocks, diags: &mut Diagnostics) -> Value {
+        self.read_id(ctx, id, &Value::Null, blocks, diags).await
     }
+
+    /// Resource types of terraform-provider-aws (`hashicorp/aws`) whose state a `moved` block may
+    /// hand to this resource (MoveResourceState). Their attribute names are ours, so the state is
+    /// taken as it is: attributes we lack are dropped and the next refresh fills the rest.
+    fn moves_from(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Adjusts a state taken over from terraform-provider-aws where that provider records more
+    /// than the configuration manages (computed blocks ours keep only when configured).
+    fn adopt_moved_state(&self, _state: &mut Value) {}
 
     /// Rewrites a stored state (JSON) written by an older schema version into the current one.
     fn upgrade_state(&self, _from_version: i64, raw: serde_json::Value, _diags: &mut Diagnostics) -> serde_json::Value {

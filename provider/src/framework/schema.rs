@@ -313,7 +313,21 @@ impl Block {
 
 /// A rule across attributes that no single attribute's validator can express. It sees the whole
 /// configuration, must tolerate unknown values, and reports at the attribute at fault.
+///
+/// Terraform validates a configuration again with the values it learns during apply, and again
+/// when it plans a destroy; an error that appears only then fails an apply half-way and then
+/// blocks the destroy that would clean it up. So a check may decide only from what is known at
+/// the first plan: whether an argument or block is present (an unknown value counts as present)
+/// and arguments that are written literally (types, protocols, flags). Comparisons of values that
+/// usually come from other resources (ARNs, IDs) belong in an [`ApplyCheck`].
 pub type Check = fn(&Value, &mut Diagnostics);
+
+/// A rule on values that may be known only once other resources exist (two ARNs that must differ,
+/// say). It skips unknown values, so it runs with the other checks in every validation (a literal
+/// mistake fails the first plan; later validations only warn, see `ValidateResourceConfig`) and
+/// again on the whole configuration just before the create or update call, where it fails that
+/// one resource but never blocks `terraform destroy`.
+pub type ApplyCheck = fn(&Value, &mut Diagnostics);
 
 /// A versioned schema of a resource, data source or the provider itself.
 #[derive(Debug, Clone)]
@@ -322,6 +336,13 @@ pub struct Schema {
     pub block: Block,
     /// Cross-attribute rules, run after the attribute validators.
     pub checks: Vec<Check>,
+    /// Top-level string attributes where `""` means "not set" (see [`Schema::blank_is_unset`]).
+    pub blank_is_unset: &'static [&'static str],
+    /// Rules run before a create or update (see [`ApplyCheck`]).
+    pub apply_checks: Vec<ApplyCheck>,
+    /// Blocks that keep their settings when the configuration leaves them out (see
+    /// [`Schema::keeps_blocks`]).
+    pub kept_blocks: &'static [&'static str],
 }
 
 impl Schema {
@@ -330,11 +351,57 @@ impl Schema {
             version,
             block,
             checks: Vec::new(),
+            blank_is_unset: &[],
+            apply_checks: Vec::new(),
+            kept_blocks: &[],
         }
+    }
+    /// Attributes where a configured `""` means "not set", as terraform-provider-aws's SDK reads
+    /// them (`name = ""` gets a generated name there). Such a configuration is planned as if the
+    /// attribute were absent; since the plan then differs from the literal configuration, the
+    /// framework flags those answers with the protocol's legacy type system bit, which is what
+    /// lets Terraform accept this from that SDK's providers.
+    pub fn blank_is_unset(mut self, names: &'static [&'static str]) -> Self {
+        self.blank_is_unset = names;
+        self
+    }
+    /// Top-level blocks (at most one item) describing settings every object has, such as a target
+    /// group's health check: leaving the block out of the configuration means "not managed here",
+    /// not "remove", as terraform-provider-aws has them (optional and computed). Where Terraform
+    /// accepts it (the legacy type system bit, 1.11 and later) a plan keeps the prior block the
+    /// configuration omits, and import shows every block ([`super::Blocks::All`]); older Terraform
+    /// plans exactly the configuration, so import shows only blocks that are switched on.
+    pub fn keeps_blocks(mut self, names: &'static [&'static str]) -> Self {
+        self.kept_blocks = names;
+        self
+    }
+    /// The [`Schema::keeps_blocks`] blocks that `config` leaves out and `prior` has.
+    pub fn omitted_kept_blocks(&self, prior: &Value, config: &Value) -> Vec<&'static str> {
+        if prior.is_null() || config.is_null() {
+            return Vec::new();
+        }
+        let omitted = |name: &&str| config.get(name).elements().is_empty() && !prior.get(name).elements().is_empty();
+        self.kept_blocks.iter().copied().filter(omitted).collect()
+    }
+    /// Replaces `""` by null in the attributes of [`Schema::blank_is_unset`]; whether it did.
+    pub fn unset_blanks(&self, value: &mut Value) -> bool {
+        let mut any = false;
+        for name in self.blank_is_unset {
+            if value.get(name).as_str() == Some("") {
+                value.set(name, Value::Null);
+                any = true;
+            }
+        }
+        any
     }
     /// Adds a cross-attribute rule (a resource's `model::validate`, say).
     pub fn check(mut self, check: Check) -> Self {
         self.checks.push(check);
+        self
+    }
+    /// Adds a rule run before each create and update.
+    pub fn apply_check(mut self, check: ApplyCheck) -> Self {
+        self.apply_checks.push(check);
         self
     }
     pub fn value_type(&self) -> Type {
@@ -344,7 +411,7 @@ impl Schema {
     /// cross-attribute checks.
     pub fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         self.block.validate(config, &AttributePath::root(), diags);
-        for check in &self.checks {
+        for check in self.checks.iter().chain(&self.apply_checks) {
             check(config, diags);
         }
     }

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{decode_dynamic, diagnostics_to_proto, encode_dynamic, normalize_blocks, path_to_proto, schema_to_proto};
 use super::plan::plan_change_with;
-use super::resource::{DataSource, ProviderContext, ProviderDefinition, Resource};
+use super::resource::{Blocks, DataSource, ProviderContext, ProviderDefinition, Resource};
 use super::tags::plan_tags_all;
 use super::{Diagnostics, Schema};
 use crate::proto::tfplugin6 as pb;
@@ -32,6 +32,9 @@ pub struct ProviderService<P: ProviderDefinition> {
     context: tokio::sync::RwLock<Option<Arc<P::Context>>>,
     /// Cancelled by StopProvider; a fresh token replaces it so the provider keeps serving.
     stop: Mutex<CancellationToken>,
+    /// Whether the Terraform that configured us accepts the legacy type system bit from a
+    /// protocol 6 provider (1.11 and later do; 1.0 does not), see `Schema::blank_is_unset`.
+    legacy_bit_honoured: std::sync::atomic::AtomicBool,
     schema: OnceLock<pb::get_provider_schema::Response>,
 }
 
@@ -69,6 +72,7 @@ impl<P: ProviderDefinition> ProviderService<P> {
             data_sources,
             context: tokio::sync::RwLock::new(None),
             stop: Mutex::new(CancellationToken::new()),
+            legacy_bit_honoured: std::sync::atomic::AtomicBool::new(false),
             schema: OnceLock::new(),
         }
     }
@@ -82,6 +86,16 @@ impl<P: ProviderDefinition> ProviderService<P> {
         self.data_sources
             .get(name)
             .ok_or_else(|| Status::not_found(format!("unknown data source {name:?}")))
+    }
+
+    /// The optional blocks an import shows: every one where plans can keep blocks the configuration
+    /// omits, otherwise only those switched on (see `Schema::keeps_blocks`).
+    fn import_blocks(&self) -> Blocks {
+        if self.legacy_bit_honoured.load(std::sync::atomic::Ordering::Relaxed) {
+            Blocks::All
+        } else {
+            Blocks::SwitchedOn
+        }
     }
 
     async fn context(&self, diags: &mut Diagnostics) -> Option<Arc<P::Context>> {
@@ -123,7 +137,7 @@ impl<P: ProviderDefinition> ProviderService<P> {
             server_capabilities: Some(pb::ServerCapabilities {
                 plan_destroy: false,
                 get_provider_schema_optional: false,
-                move_resource_state: false,
+                move_resource_state: true,
             }),
             ..Default::default()
         }
@@ -181,8 +195,22 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = req.into_inner();
         let schema = &self.resource(&req.type_name)?.schema;
-        let diagnostics = validate_config(schema, req.config.as_ref(), "configuration");
-        Ok(Response::new(pb::validate_resource_config::Response { diagnostics }))
+        // Terraform validates each resource in its validate walk (provider not configured yet,
+        // other resources' attributes unknown) and again in every later plan with the values it
+        // has learnt by then: during an apply, and when it plans a destroy. An error that appears
+        // only in those later calls would fail an apply half-way and then block the destroy that
+        // cleans it up. So after configuration the same findings are warnings, and they are
+        // errors again just before this resource's create or update (see apply_resource_change).
+        let configured = self.context.read().await.is_some();
+        let mut diags = validated(schema, req.config.as_ref(), "configuration");
+        if configured {
+            diags.downgrade_errors(
+                "Terraform learnt this value after validating the configuration; creating or updating this resource will fail with this error, and `terraform destroy` is not blocked by it.",
+            );
+        }
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: diagnostics_to_proto(&diags),
+        }))
     }
 
     async fn validate_data_resource_config(
@@ -235,6 +263,10 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         req: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
         let req = req.into_inner();
+        self.legacy_bit_honoured.store(
+            version_at_least(&req.terraform_version, (1, 11)),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let schema = self.definition.schema();
         let mut diags = Diagnostics::new();
         let config = decode_dynamic(req.config.as_ref(), &schema.value_type(), "provider configuration", &mut diags);
@@ -288,11 +320,35 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         let ty = schema.value_type();
         let mut diags = Diagnostics::new();
         let prior = decode_dynamic(req.prior_state.as_ref(), &ty, "prior state", &mut diags);
-        let proposed = decode_dynamic(req.proposed_new_state.as_ref(), &ty, "proposed state", &mut diags);
-        let config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
+        let mut proposed = decode_dynamic(req.proposed_new_state.as_ref(), &ty, "proposed state", &mut diags);
+        let mut config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
+        // Where Terraform would refuse a plan that differs from the literal `""`, the blank is
+        // planned as written and the object keeps it in state (its real name is in its ARN).
+        let legacy = self.legacy_bit_honoured.load(std::sync::atomic::Ordering::Relaxed);
+        let blanks = legacy && schema.unset_blanks(&mut config);
+        if blanks && !proposed.is_null() {
+            // As Terraform proposes an unset computed attribute: the prior value.
+            for name in schema.blank_is_unset {
+                if config.get(name).is_null() {
+                    proposed.set(name, prior.get(name).clone());
+                }
+            }
+        }
+        // A kept block the configuration leaves out is planned as the prior state has it, as if
+        // the configuration stated it (see `Schema::keeps_blocks`).
+        let kept = if legacy && !proposed.is_null() {
+            schema.omitted_kept_blocks(&prior, &config)
+        } else {
+            Vec::new()
+        };
+        for name in &kept {
+            config.set(name, prior.get(name).clone());
+            proposed.set(name, prior.get(name).clone());
+        }
         let mut response = pb::plan_resource_change::Response {
             planned_state: Some(encode_dynamic(&proposed, &ty)),
             planned_private: req.prior_private,
+            legacy_type_system: blanks || !kept.is_empty(),
             ..Default::default()
         };
         if !diags.has_errors() && !proposed.is_null() {
@@ -326,9 +382,24 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         let mut diags = Diagnostics::new();
         let prior = decode_dynamic(req.prior_state.as_ref(), &ty, "prior state", &mut diags);
         let planned = decode_dynamic(req.planned_state.as_ref(), &ty, "planned state", &mut diags);
-        let config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
+        let mut config = decode_dynamic(req.config.as_ref(), &ty, "configuration", &mut diags);
+        let legacy = self.legacy_bit_honoured.load(std::sync::atomic::Ordering::Relaxed);
+        let blanks = resource.schema.unset_blanks(&mut config) && legacy;
+        // As planned (see plan_resource_change): the kept blocks the configuration omits.
+        let kept = if legacy {
+            resource.schema.omitted_kept_blocks(&planned, &config)
+        } else {
+            Vec::new()
+        };
+        for name in &kept {
+            config.set(name, planned.get(name).clone());
+        }
         // Until the work finishes, the honest answer is "as before".
         let mut new_state = prior.clone();
+        if !planned.is_null() && !diags.has_errors() {
+            // The whole validation again, now that every value is known, before any AWS write.
+            resource.schema.validate(&config, &mut diags);
+        }
         if !diags.has_errors() {
             if let Some(ctx) = self.context(&mut diags).await {
                 let mut work_diags = Diagnostics::new();
@@ -363,6 +434,63 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
             new_state: Some(encode_dynamic(&new_state, &ty)),
             private: req.planned_private,
             diagnostics: diagnostics_to_proto(&diags),
+            legacy_type_system: blanks || !kept.is_empty(),
+            ..Default::default()
+        }))
+    }
+
+    /// `moved { from = aws_lb_target_group.x  to = elbv2_target_group.x }`: the state another
+    /// provider wrote, taken over without touching the object (Terraform 1.8 and later). The
+    /// refresh that follows reads the object and fills in whatever the old state did not say.
+    async fn move_resource_state(
+        &self,
+        req: Request<pb::move_resource_state::Request>,
+    ) -> Result<Response<pb::move_resource_state::Response>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.target_type_name)?;
+        let ty = resource.schema.value_type();
+        let mut diags = Diagnostics::new();
+        let mut state = Value::Null;
+        let sources = resource.imp.moves_from();
+        let from_aws = req.source_provider_address.trim_end_matches('/').ends_with("hashicorp/aws");
+        let json = req.source_state.map(|raw| raw.json).unwrap_or_default();
+        if !from_aws || !sources.contains(&req.source_type_name.as_str()) {
+            let accepted = sources.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+            diags.error(
+                "Unsupported move",
+                format!(
+                    "{} takes over the state of {} of hashicorp/aws, not of `{}` of {}.",
+                    req.target_type_name,
+                    if accepted.is_empty() {
+                        "no resource type".to_string()
+                    } else {
+                        accepted
+                    },
+                    req.source_type_name,
+                    req.source_provider_address
+                ),
+            );
+        } else {
+            match serde_json::from_slice::<serde_json::Value>(&json) {
+                Ok(raw) => {
+                    state = crate::tfvalue::decode_json_lenient(raw, &ty);
+                    // terraform-provider-aws writes "" for an unset name_prefix, {} for no tags.
+                    resource.schema.unset_blanks(&mut state);
+                    if matches!(state.get("tags"), Value::Map(m) if m.is_empty()) {
+                        state.set("tags", Value::Null);
+                    }
+                    resource.imp.adopt_moved_state(&mut state);
+                    if state.get("id").as_str().is_none_or(str::is_empty) {
+                        diags.error("Moved state has no ID", "The state being moved names no object; import it instead.");
+                    }
+                }
+                Err(e) => diags.error("Moved state is not valid JSON", e.to_string()),
+            }
+        }
+        normalize_blocks(&resource.schema.block, &mut state);
+        Ok(Response::new(pb::move_resource_state::Response {
+            target_state: Some(encode_dynamic(&state, &ty)),
+            diagnostics: diagnostics_to_proto(&diags),
             ..Default::default()
         }))
     }
@@ -386,7 +514,10 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         } else if let Some(ctx) = self.context(&mut diags).await {
             let mut work_diags = Diagnostics::new();
             let state = self
-                .cancellable(&mut diags, resource.imp.import(&ctx, &req.id, &mut work_diags))
+                .cancellable(
+                    &mut diags,
+                    resource.imp.import(&ctx, &req.id, self.import_blocks(), &mut work_diags),
+                )
                 .await;
             let failed = work_diags.has_errors();
             diags.extend(work_diags);
@@ -453,10 +584,23 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
 
 /// The answer to every Validate*Config call: the value decodes against the schema, then meets it.
 fn validate_config(schema: &Schema, config: Option<&pb::DynamicValue>, what: &str) -> Vec<pb::Diagnostic> {
+    diagnostics_to_proto(&validated(schema, config, what))
+}
+
+fn validated(schema: &Schema, config: Option<&pb::DynamicValue>, what: &str) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    let config = decode_dynamic(config, &schema.value_type(), what, &mut diags);
+    let mut config = decode_dynamic(config, &schema.value_type(), what, &mut diags);
+    schema.unset_blanks(&mut config);
     if !diags.has_errors() {
         schema.validate(&config, &mut diags);
     }
-    diagnostics_to_proto(&diags)
+    diags
+}
+
+/// Whether a Terraform version string ("1.15.5", "1.0.3") is at least `min` (major, minor).
+fn version_at_least(version: &str, min: (u64, u64)) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= min
 }

@@ -137,7 +137,10 @@ pub fn action_block(name: &str) -> NestedBlock {
     NestedBlock::list(name, action).min_items(1).max_items(1)
 }
 
-/// Rules the schema cannot express, for the action blocks at `path` (e.g. `default_action`).
+/// Rules the schema cannot express, for the action blocks at `path` (e.g. `default_action`). They
+/// decide from what is known at the first plan (see `framework::Check`): the action type, which
+/// blocks and arguments are present (an unknown value is present), and literal flags. Whether two
+/// ARNs are the same is left to [`check_values`], before the AWS call.
 pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) {
     for (i, action) in actions.elements().iter().enumerate() {
         let at = path.index(i);
@@ -159,6 +162,7 @@ pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) 
                 );
             }
         }
+        let single = action.get("target_group_arn");
         if let Some(block) = needed {
             if !has(block) {
                 diags.error_at(
@@ -167,21 +171,23 @@ pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) 
                     format!("A {kind:?} action needs a `{block}` block."),
                 );
             }
-            if action.get("target_group_arn").is_set() {
-                diags.error_at(
+            // As `aws_lb_listener` does: accepted and ignored (only forward actions send it).
+            if !single.is_null() {
+                diags.warning_at(
                     &at.child("target_group_arn"),
-                    "Argument not allowed for this action",
-                    format!("`target_group_arn` belongs to forward actions, not {kind:?}."),
+                    "Argument ignored for this action",
+                    format!("`target_group_arn` is used by forward actions only; this {kind:?} action ignores it."),
                 );
             }
             continue;
         }
-        let single = action.get("target_group_arn");
-        if !single.is_null() && has("forward") {
+        let fwd = action.first_block("forward");
+        let groups = fwd.get("target_group");
+        if !single.is_null() && has("forward") && groups.elements().len() > 1 {
             diags.error_at(
                 &at.child("target_group_arn"),
                 "Conflicting arguments",
-                "Set `target_group_arn` or a `forward` block, not both.",
+                "With `target_group_arn`, a `forward` block may name only that target group; set one or the other.",
             );
         } else if single.is_null() && !has("forward") {
             diags.error_at(
@@ -190,7 +196,6 @@ pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) 
                 "A forward action needs `target_group_arn` or a `forward` block.",
             );
         }
-        let fwd = action.first_block("forward");
         let st = fwd.first_block("stickiness");
         if st.get("enabled").as_bool() == Some(true) && st.get("duration").is_null() {
             diags.error_at(
@@ -199,7 +204,19 @@ pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) 
                 "Enabled target group stickiness needs `duration`.",
             );
         }
-        let arns: Vec<&str> = fwd
+    }
+}
+
+/// Rules on the ARNs of the planned action blocks, known only once the target groups exist: run
+/// before the create or update call (see `framework::ApplyCheck`).
+pub fn check_values(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+    for (i, action) in actions.elements().iter().enumerate() {
+        if action.get("type").as_str() != Some("forward") {
+            continue;
+        }
+        let at = path.index(i);
+        let arns: Vec<&str> = action
+            .first_block("forward")
             .get("target_group")
             .elements()
             .iter()
@@ -211,6 +228,15 @@ pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) 
                     &at.child("forward").index(0).child("target_group").index(j).child("arn"),
                     "Duplicate target group",
                     format!("{arn} appears more than once in this forward action."),
+                );
+            }
+        }
+        if let (Some(single), [only]) = (action.get("target_group_arn").as_str(), arns.as_slice()) {
+            if single != *only {
+                diags.error_at(
+                    &at.child("target_group_arn"),
+                    "Conflicting arguments",
+                    format!("`target_group_arn` is {single} but the `forward` block names {only}; name one target group."),
                 );
             }
         }
@@ -318,9 +344,12 @@ pub fn from_sdk(action: &Action, prior: &Value) -> Value {
             let prior_forward = prior.first_block("forward");
             let simple = groups.len() == 1 && groups[0].1 == 1 && !sticky_on;
             let prior_used_single = prior.get("target_group_arn").is_set();
-            if simple && (prior_used_single || prior_forward.is_null()) {
+            // The configuration's form: the ARN, a forward block, or both naming one group.
+            let show_single = groups.len() == 1 && (prior_used_single || (simple && prior_forward.is_null()));
+            if show_single {
                 target_group_arn = Value::string(&groups[0].0);
-            } else {
+            }
+            if !simple || !prior_forward.is_null() || !show_single {
                 let items = groups
                     .into_iter()
                     .map(|(arn, weight)| Value::object([("arn", Value::string(arn)), ("weight", Value::int(weight))]))
@@ -342,26 +371,10 @@ pub fn from_sdk(action: &Action, prior: &Value) -> Value {
                 ]));
             }
         }
-        "redirect" => {
-            if let Some(r) = action.redirect_config() {
-                redirect.push(Value::object([
-                    ("host", Value::opt_string(r.host())),
-                    ("path", Value::opt_string(r.path())),
-                    ("port", Value::opt_string(r.port())),
-                    ("protocol", Value::opt_string(r.protocol())),
-                    ("query", Value::opt_string(r.query())),
-                    ("status_code", Value::opt_string(r.status_code().map(|s| s.as_str()))),
-                ]));
-            }
-        }
-        "fixed-response" => {
-            if let Some(f) = action.fixed_response_config() {
-                fixed_response.push(Value::object([
-                    ("content_type", Value::opt_string(f.content_type())),
-                    ("message_body", Value::opt_string(f.message_body())),
-                    ("status_code", Value::opt_string(f.status_code())),
-                ]));
-            }
+        "redirect" | "fixed-response" => {
+            // Ignored by AWS for these actions; kept as configured so the plan stays empty.
+            target_group_arn = prior.get("target_group_arn").clone();
+            fill_redirect_or_fixed(action, &mut redirect, &mut fixed_response);
         }
         _ => {}
     }
@@ -373,6 +386,33 @@ pub fn from_sdk(action: &Action, prior: &Value) -> Value {
         ("redirect", Value::List(redirect)),
         ("fixed_response", Value::List(fixed_response)),
     ])
+}
+
+fn fill_redirect_or_fixed(action: &Action, redirect: &mut Vec<Value>, fixed_response: &mut Vec<Value>) {
+    match action.r#type().map(|t| t.as_str()) {
+        Some("redirect") => {
+            if let Some(r) = action.redirect_config() {
+                redirect.push(Value::object([
+                    ("host", Value::opt_string(r.host())),
+                    ("path", Value::opt_string(r.path())),
+                    ("port", Value::opt_string(r.port())),
+                    ("protocol", Value::opt_string(r.protocol())),
+                    ("query", Value::opt_string(r.query())),
+                    ("status_code", Value::opt_string(r.status_code().map(|s| s.as_str()))),
+                ]));
+            }
+        }
+        Some("fixed-response") => {
+            if let Some(f) = action.fixed_response_config() {
+                fixed_response.push(Value::object([
+                    ("content_type", Value::opt_string(f.content_type())),
+                    ("message_body", Value::opt_string(f.message_body())),
+                    ("status_code", Value::opt_string(f.status_code())),
+                ]));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The action blocks for a list AWS reports, sorted by `order` as AWS applies them.
@@ -439,28 +479,50 @@ mod tests {
         d.error_paths()
     }
 
+    fn value_errors(actions: Vec<Value>) -> Vec<String> {
+        let mut d = Diagnostics::new();
+        check_values(&Value::List(actions), &AttributePath::attr("default_action"), &mut d);
+        d.error_paths()
+    }
+
     #[test]
     fn forward_needs_exactly_one_way_to_name_groups() {
         assert!(errors(vec![forward_single("a")]).is_empty());
         assert!(errors(vec![weighted(&[("a", 1), ("b", 2)])]).is_empty());
+        // The ARN and a forward block naming one group: accepted (as by `aws_lb_listener`); whether
+        // it is the same group is checked before the AWS call, when the ARNs are known.
         let mut both = weighted(&[("a", 1)]);
         both.set("target_group_arn", Value::string("a"));
-        assert_eq!(errors(vec![both]), ["default_action[0].target_group_arn"]);
+        assert!(errors(vec![both.clone()]).is_empty());
+        assert!(value_errors(vec![both.clone()]).is_empty());
+        both.set("target_group_arn", Value::string("b"));
+        assert_eq!(value_errors(vec![both]), ["default_action[0].target_group_arn"]);
+        let mut two = weighted(&[("a", 1), ("b", 1)]);
+        two.set("target_group_arn", Value::Unknown);
+        assert_eq!(
+            errors(vec![two]),
+            ["default_action[0].target_group_arn"],
+            "an unknown ARN is present"
+        );
         let mut none = forward_single("a");
         none.set("target_group_arn", Value::Null);
         assert_eq!(errors(vec![none]), ["default_action[0].type"]);
+        // Duplicate ARNs are a matter of values: not a validation error, an apply-time one.
+        assert!(errors(vec![weighted(&[("a", 1), ("a", 2)])]).is_empty());
         assert_eq!(
-            errors(vec![weighted(&[("a", 1), ("a", 2)])]),
+            value_errors(vec![weighted(&[("a", 1), ("a", 2)])]),
             ["default_action[0].forward[0].target_group[1].arn"]
         );
     }
 
     #[test]
-    fn redirect_needs_its_block_and_nothing_else() {
+    fn redirect_needs_its_block_and_ignores_a_target_group_arn() {
         let mut r = forward_single("a");
         r.set("type", Value::string("redirect"));
-        let errs = errors(vec![r]);
-        assert_eq!(errs, ["default_action[0].type", "default_action[0].target_group_arn"]);
+        assert_eq!(errors(vec![r.clone()]), ["default_action[0].type"]);
+        let mut d = Diagnostics::new();
+        validate(&Value::List(vec![r]), &AttributePath::attr("default_action"), &mut d);
+        assert_eq!(d.warning_paths(), ["default_action[0].target_group_arn"]);
     }
 
     #[test]

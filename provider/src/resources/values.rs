@@ -40,7 +40,9 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// The name to create with: `name`, else `name_prefix` plus a unique suffix, else `tf-` plus one.
 pub fn name_for_create(planned: &Value) -> String {
-    match (planned.get("name").as_str(), planned.get("name_prefix").as_str()) {
+    // `""` means unset, as in terraform-provider-aws.
+    let set = |name: &str| planned.get(name).as_str().filter(|s| !s.is_empty());
+    match (set("name"), set("name_prefix")) {
         (Some(name), _) => name.to_string(),
         (None, Some(prefix)) => unique_name(prefix),
         (None, None) => unique_name("tf-"),

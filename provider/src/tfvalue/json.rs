@@ -15,6 +15,25 @@ pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, DecodeError> {
     from_json(raw, ty, &AttributePath::root())
 }
 
+/// Like [`decode_json`], for JSON written by another provider's schema: attributes this type does
+/// not have are dropped, `"true"`/`"false"` and numbers in strings are taken as the type asks, and
+/// a value of any other shape becomes null instead of an error (a refresh fills it in).
+pub fn decode_json_lenient(raw: J, ty: &Type) -> Value {
+    match (raw, ty) {
+        (J::String(s), Type::Bool) => s.parse().map_or(Value::Null, Value::Bool),
+        (J::Array(items), Type::List(el)) => Value::List(items.into_iter().map(|v| decode_json_lenient(v, el)).collect()),
+        (J::Array(items), Type::Set(el)) => Value::Set(items.into_iter().map(|v| decode_json_lenient(v, el)).collect()),
+        (J::Object(m), Type::Map(el)) => Value::Map(m.into_iter().map(|(k, v)| (k, decode_json_lenient(v, el))).collect()),
+        (J::Object(mut m), Type::Object(attrs)) => Value::Object(
+            attrs
+                .iter()
+                .map(|(k, t)| (k.clone(), decode_json_lenient(m.remove(k).unwrap_or(J::Null), t)))
+                .collect(),
+        ),
+        (raw, ty) => from_json(raw, ty, &AttributePath::root()).unwrap_or(Value::Null),
+    }
+}
+
 pub fn encode_json(value: &Value) -> J {
     match value {
         Value::Null | Value::Unknown => J::Null,

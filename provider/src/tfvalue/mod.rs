@@ -8,7 +8,7 @@ mod path;
 mod types;
 mod value;
 
-pub use json::{decode_json, encode_json};
+pub use json::{decode_json, decode_json_lenient, encode_json};
 pub use msgpack::{decode_msgpack, encode_msgpack};
 pub use path::{AttributePath, Step};
 pub use types::Type;
@@ -125,6 +125,18 @@ mod tests {
         assert_eq!(v.get("ids"), &Value::Null);
         assert_eq!(encode_json(&v)["port"], serde_json::json!(80));
         assert!(decode_json(b"{not json", &object_type()).is_err());
+    }
+
+    #[test]
+    fn another_providers_json_decodes_leniently() {
+        // Strings for numbers, a value of the wrong shape and attributes of another schema.
+        let raw = serde_json::json!({"name": "a", "port": "80", "enabled": "true", "ids": "not-a-list", "tags": {}, "target_failover": []});
+        let v = super::decode_json_lenient(raw, &object_type());
+        assert_eq!(v.get("name"), &Value::string("a"));
+        assert_eq!(v.get("port").as_i64(), Some(80));
+        assert_eq!(v.get("enabled"), &Value::Bool(true));
+        assert_eq!(v.get("ids"), &Value::Null);
+        assert_eq!(v.get("tags"), &Value::Map(Default::default()));
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub fn remote_from(l: &tgbind_aws::elbv2::types::Listener, tags: BTreeMap<String
         arn: l.listener_arn().unwrap_or_default().to_string(),
         load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
         port: l.port().map(i64::from),
-        protocol: l.protocol().map(|p| p.as_str().to_string()),
+        protocol: l.protocol().map(|p| p.as_str().to_string()).filter(|p| !p.is_empty()),
         // The first certificate of DescribeListeners is the default one.
         certificate_arn: l.certificates().first().and_then(|c| c.certificate_arn()).map(str::to_string),
         ssl_policy: l.ssl_policy().map(str::to_string),
@@ -45,11 +45,15 @@ pub fn remote_from(l: &tgbind_aws::elbv2::types::Listener, tags: BTreeMap<String
 }
 
 /// The protocol of a listener that names none: HTTP on an application load balancer, TCP on a
-/// network one (AWS wants it spelled out).
+/// network one (AWS wants it spelled out); none on a gateway load balancer, whose listeners have
+/// neither port nor protocol.
 pub async fn default_protocol(ctx: &Elbv2Context, lb_arn: &str) -> Option<String> {
     let out = ctx.client.describe_load_balancers().load_balancer_arns(lb_arn).send().await.ok()?;
-    let kind = out.load_balancers().first()?.r#type()?.as_str().to_string();
-    Some(if kind == "network" { "TCP" } else { "HTTP" }.to_string())
+    match out.load_balancers().first()?.r#type()?.as_str() {
+        "network" => Some("TCP".to_string()),
+        "gateway" => None,
+        _ => Some("HTTP".to_string()),
+    }
 }
 
 fn certificates(planned: &Value) -> Option<Vec<Certificate>> {

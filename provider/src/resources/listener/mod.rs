@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 
 use crate::context::Elbv2Context;
-use crate::framework::{Diagnostics, ImportId, Resource, Schema};
+use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
 use crate::resources::remote::update_tags;
 use crate::resources::values::str_of;
 use crate::tfvalue::Value;
@@ -25,6 +25,10 @@ impl Resource<Elbv2Context> for Listener {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn moves_from(&self) -> &'static [&'static str] {
+        &["aws_lb_listener", "aws_alb_listener"]
     }
 
     fn import_id(&self) -> ImportId {
@@ -50,7 +54,7 @@ impl Resource<Elbv2Context> for Listener {
         }
     }
 
-    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, _importing: bool, diags: &mut Diagnostics) -> Value {
+    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, _blocks: Blocks, diags: &mut Diagnostics) -> Value {
         match aws::fetch_remote(ctx, id, diags).await {
             Some(remote) => state_from_remote(&remote, prior, &ctx.default_tags),
             None => Value::Null,
@@ -66,7 +70,7 @@ impl Resource<Elbv2Context> for Listener {
             aws::modify(ctx, arn, planned, diags).await;
         }
         update_tags(ctx, arn, prior, planned, diags).await;
-        let state = self.read_id(ctx, arn, planned, false, diags).await;
+        let state = self.read_id(ctx, arn, planned, Blocks::AsPrior, diags).await;
         if state.is_null() {
             diags.error("Listener disappeared during update", format!("{arn} no longer exists."));
         }

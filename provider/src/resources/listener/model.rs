@@ -11,6 +11,11 @@ use crate::tfvalue::{AttributePath, Value};
 
 const SECURE: &[&str] = &["HTTPS", "TLS"];
 
+/// The action ARNs, once known (before the create or update call).
+pub fn check_values(planned: &Value, diags: &mut Diagnostics) {
+    actions::check_values(planned.get("default_action"), &AttributePath::attr("default_action"), diags);
+}
+
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let at = AttributePath::attr;
     actions::validate(config.get("default_action"), &at("default_action"), diags);

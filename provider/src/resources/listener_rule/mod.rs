@@ -10,7 +10,7 @@ use tgbind_aws::elbv2::types::Rule;
 use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 
 use crate::context::Elbv2Context;
-use crate::framework::{Diagnostics, ImportId, Resource, Schema};
+use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
 use crate::resources::remote::update_tags;
 use crate::resources::values::{i32_of, str_of};
 use crate::tfvalue::{AttributePath, Value};
@@ -75,6 +75,10 @@ impl Resource<Elbv2Context> for ListenerRule {
         schema::schema()
     }
 
+    fn moves_from(&self) -> &'static [&'static str] {
+        &["aws_lb_listener_rule", "aws_alb_listener_rule"]
+    }
+
     fn import_id(&self) -> ImportId {
         ImportId {
             description: "a listener rule ARN",
@@ -126,7 +130,7 @@ impl Resource<Elbv2Context> for ListenerRule {
         state_from_remote(&remote, planned, &ctx.default_tags)
     }
 
-    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, _importing: bool, diags: &mut Diagnostics) -> Value {
+    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, _blocks: Blocks, diags: &mut Diagnostics) -> Value {
         match aws::fetch_remote(ctx, id, diags).await {
             Some(remote) => state_from_remote(&remote, prior, &ctx.default_tags),
             None => Value::Null,
@@ -147,7 +151,7 @@ impl Resource<Elbv2Context> for ListenerRule {
             }
         }
         update_tags(ctx, arn, prior, planned, diags).await;
-        let state = self.read_id(ctx, arn, planned, false, diags).await;
+        let state = self.read_id(ctx, arn, planned, Blocks::AsPrior, diags).await;
         if state.is_null() {
             diags.error("Rule disappeared during update", format!("{arn} no longer exists."));
         }

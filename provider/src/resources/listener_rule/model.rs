@@ -26,6 +26,11 @@ const CONDITIONS: &[(&str, &str)] = &[
 
 pub const MAX_PRIORITY: i64 = 50_000;
 
+/// The action ARNs, once known (before the create or update call).
+pub fn check_values(planned: &Value, diags: &mut Diagnostics) {
+    actions::check_values(planned.get("action"), &AttributePath::attr("action"), diags);
+}
+
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let at = AttributePath::attr;
     actions::validate(config.get("action"), &at("action"), diags);

@@ -76,5 +76,5 @@ pub fn schema() -> Schema {
         .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
         .block(actions::action_block("action").with_description("What happens to matching requests: `forward`, `redirect` or `fixed-response`."))
         .block(NestedBlock::list("condition", condition).min_items(1).max_items(5).with_description("A condition; a request must match all of them. Each block holds exactly one kind of match."));
-    Schema::new(0, block).check(model::validate)
+    Schema::new(0, block).check(model::validate).apply_check(model::check_values)
 }

@@ -117,18 +117,18 @@ pub async fn create(ctx: &Elbv2Context, name: &str, planned: &Value, diags: &mut
     let internal = planned.get("internal").as_bool() == Some(true);
     let subnets = strings_of(planned.get("subnets"));
     let security_groups = strings_of(planned.get("security_groups"));
+    let kind = planned.get("load_balancer_type").as_str().unwrap_or("application");
     let created = ctx
         .client
         .create_load_balancer()
         .name(name)
-        .r#type(LoadBalancerTypeEnum::from(
-            planned.get("load_balancer_type").as_str().unwrap_or("application"),
-        ))
-        .scheme(if internal {
+        .r#type(LoadBalancerTypeEnum::from(kind))
+        // Gateway load balancers take no scheme.
+        .set_scheme((kind != "gateway").then_some(if internal {
             LoadBalancerSchemeEnum::Internal
         } else {
             LoadBalancerSchemeEnum::InternetFacing
-        })
+        }))
         .set_subnets((!subnets.is_empty()).then_some(subnets))
         .set_subnet_mappings(subnet_mappings(planned))
         .set_security_groups((!security_groups.is_empty()).then_some(security_groups))

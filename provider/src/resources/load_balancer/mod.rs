@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 
 use crate::context::Elbv2Context;
-use crate::framework::{Diagnostics, ImportId, Resource, Schema};
+use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
 use crate::resources::remote::update_tags;
 use crate::resources::values::{created_but_unread, duration_or, name_for_create, strings_of};
 use crate::tfvalue::{AttributePath, Value};
@@ -30,6 +30,14 @@ impl Resource<Elbv2Context> for LoadBalancer {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn moves_from(&self) -> &'static [&'static str] {
+        &["aws_lb", "aws_alb"]
+    }
+
+    fn adopt_moved_state(&self, state: &mut Value) {
+        model::adopt_aws_provider_state(state);
     }
 
     fn import_id(&self) -> ImportId {
@@ -59,16 +67,16 @@ impl Resource<Elbv2Context> for LoadBalancer {
         aws::write_attributes(ctx, &arn, changed_attributes(&desired_attributes(planned), &current), diags).await;
         let timeout = duration_or(planned.get("timeouts").get("create"), DEFAULT_TIMEOUT);
         aws::wait_active(ctx, &arn, timeout, diags).await;
-        let state = self.read_id(ctx, &arn, planned, false, diags).await;
+        let state = self.read_id(ctx, &arn, planned, Blocks::AsPrior, diags).await;
         if state.is_null() {
             return created_but_unread(planned, &arn);
         }
         state
     }
 
-    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, importing: bool, diags: &mut Diagnostics) -> Value {
+    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, blocks: Blocks, diags: &mut Diagnostics) -> Value {
         match aws::fetch_remote(ctx, id, diags).await {
-            Some(remote) => state_from_remote(&remote, prior, &ctx.default_tags, importing),
+            Some(remote) => state_from_remote(&remote, prior, &ctx.default_tags, blocks),
             None => Value::Null,
         }
     }
@@ -94,7 +102,7 @@ impl Resource<Elbv2Context> for LoadBalancer {
         let changes = changed_attributes(&desired_attributes(planned), &desired_attributes(prior));
         aws::write_attributes(ctx, arn, changes, diags).await;
         update_tags(ctx, arn, prior, planned, diags).await;
-        let state = self.read_id(ctx, arn, planned, false, diags).await;
+        let state = self.read_id(ctx, arn, planned, Blocks::AsPrior, diags).await;
         if state.is_null() {
             diags.error("Load balancer disappeared during update", format!("{arn} no longer exists."));
         }

@@ -4,12 +4,44 @@
 use std::collections::BTreeMap;
 
 use crate::framework::tags::tags_from_remote;
-use crate::framework::Diagnostics;
+use crate::framework::{Blocks, Diagnostics};
 use crate::resources::values::arn_suffix;
 use crate::tfvalue::{AttributePath, Value};
 
 const ALB_ONLY: &[&str] = &["idle_timeout", "enable_http2", "drop_invalid_header_fields"];
+/// Network and gateway load balancers only (an application load balancer always balances across
+/// zones).
 const NLB_ONLY: &[&str] = &["enable_cross_zone_load_balancing"];
+
+/// The settings of `planned` that its type does not have: ignored, as `aws_lb` ignores them, and
+/// kept in state as configured.
+fn foreign_settings(kind: &str) -> &'static [&'static str] {
+    if kind == "application" {
+        NLB_ONLY
+    } else {
+        ALB_ONLY
+    }
+}
+
+/// A state terraform-provider-aws wrote, as ours would hold it: `aws_lb` records settings of other
+/// load balancer types and a `subnet_mapping` for every subnet even when the configuration lists
+/// `subnets`; ours keeps those only when configured. Mappings with addresses stay (only
+/// `subnet_mapping` can say those).
+pub fn adopt_aws_provider_state(state: &mut Value) {
+    let kind = lb_type(state).unwrap_or("application").to_string();
+    for name in foreign_settings(&kind) {
+        state.set(name, Value::Null);
+    }
+    let addressed = |m: &Value| {
+        ["allocation_id", "private_ipv4_address", "ipv6_address"]
+            .iter()
+            .any(|k| m.get(k).as_str().is_some_and(|v| !v.is_empty()))
+    };
+    let mappings = state.get("subnet_mapping").elements();
+    if !state.get("subnets").elements().is_empty() && !mappings.iter().any(addressed) {
+        state.set("subnet_mapping", Value::Set(Vec::new()));
+    }
+}
 
 fn lb_type(v: &Value) -> Option<&str> {
     match v.get("load_balancer_type") {
@@ -55,17 +87,17 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             "An application load balancer needs subnets in at least two availability zones.",
         );
     }
-    let (foreign, owner) = if kind == "application" {
-        (NLB_ONLY, "network")
+    let owner = if kind == "application" {
+        "network and gateway"
     } else {
-        (ALB_ONLY, "application")
+        "application"
     };
-    for name in foreign {
-        if config.get(name).is_set() {
-            diags.error_at(
+    for name in foreign_settings(kind) {
+        if !config.get(name).is_null() {
+            diags.warning_at(
                 &at(name),
-                "Argument not allowed for this load balancer type",
-                format!("`{name}` applies to {owner} load balancers, not {kind}."),
+                "Argument ignored for this load balancer type",
+                format!("`{name}` applies to {owner} load balancers; this {kind} load balancer ignores it (as `aws_lb` does)."),
             );
         }
     }
@@ -121,14 +153,21 @@ pub fn replace_triggers(prior: &Value, proposed: &Value) -> Vec<AttributePath> {
     }
 }
 
-/// Load balancer attributes (ModifyLoadBalancerAttributes keys) that describe `planned`.
+/// Load balancer attributes (ModifyLoadBalancerAttributes keys) that describe `planned`; settings
+/// its type does not have are left out.
 pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    let foreign = foreign_settings(lb_type(planned).unwrap_or("application"));
     let mut put_bool = |k: &str, v: &Value| {
         if let Some(b) = v.as_bool() {
             out.insert(k.to_string(), b.to_string());
         }
     };
+    let mut planned = planned.clone();
+    for name in foreign {
+        planned.set(name, Value::Null);
+    }
+    let planned = &planned;
     put_bool("deletion_protection.enabled", planned.get("enable_deletion_protection"));
     put_bool("routing.http2.enabled", planned.get("enable_http2"));
     put_bool(
@@ -195,15 +234,19 @@ pub struct RemoteLoadBalancer {
 }
 
 /// The state (or data source value) for a remote load balancer. `prior` decides which optional
-/// blocks the user manages; `importing` shows enabled access logs.
-pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tags: &BTreeMap<String, String>, importing: bool) -> Value {
+/// blocks the user manages; on import, `blocks` decides (see [`Blocks`]).
+pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tags: &BTreeMap<String, String>, blocks: Blocks) -> Value {
     let attr = |k: &str| remote.attributes.get(k).map(String::as_str);
     let attr_bool = |k: &str, default: bool| attr(k).map_or(default, |v| v == "true");
     let application = remote.kind == "application";
-    let alb = |v: Value| if application { v } else { Value::Null };
+    // A setting the type does not have stays as configured (null unless the user set it).
+    let alb = |name: &str, v: Value| if application { v } else { prior.get(name).clone() };
 
     let logs_on = attr_bool("access_logs.s3.enabled", false);
-    let access_logs = if prior.first_block("access_logs").is_set() || (importing && logs_on) {
+    // Logs that are off and never had a bucket have nothing a block could say (`bucket` is required).
+    let has_bucket = attr("access_logs.s3.bucket").is_some_and(|b| !b.is_empty());
+    let logs_in_prior = prior.first_block("access_logs").is_set();
+    let access_logs = if blocks.show(logs_in_prior, logs_on) && (logs_in_prior || logs_on || has_bucket) {
         let prefix = attr("access_logs.s3.prefix").filter(|p| !p.is_empty());
         vec![Value::object([
             ("bucket", Value::opt_string(attr("access_logs.s3.bucket"))),
@@ -242,27 +285,41 @@ pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tag
         ("dns_name", Value::opt_string(remote.dns_name.clone())),
         ("zone_id", Value::opt_string(remote.zone_id.clone())),
         ("vpc_id", Value::opt_string(remote.vpc_id.clone())),
-        ("name", Value::string(&remote.name)),
+        // A configured `name = ""` stays `""` where Terraform needs the plan kept as written.
+        (
+            "name",
+            if prior.get("name").as_str() == Some("") {
+                Value::string("")
+            } else {
+                Value::string(&remote.name)
+            },
+        ),
         ("name_prefix", prior.get("name_prefix").clone()),
         ("load_balancer_type", Value::string(&remote.kind)),
         ("internal", Value::Bool(remote.scheme == "internal")),
         ("subnets", Value::string_set(remote.zones.iter().map(|z| z.subnet_id.clone()))),
         ("security_groups", Value::string_set(remote.security_groups.clone())),
         ("ip_address_type", Value::opt_string(remote.ip_address_type.clone())),
-        ("idle_timeout", alb(Value::int(idle))),
+        ("idle_timeout", alb("idle_timeout", Value::int(idle))),
         (
             "enable_deletion_protection",
             Value::Bool(attr_bool("deletion_protection.enabled", false)),
         ),
-        ("enable_http2", alb(Value::Bool(attr_bool("routing.http2.enabled", true)))),
+        (
+            "enable_http2",
+            alb("enable_http2", Value::Bool(attr_bool("routing.http2.enabled", true))),
+        ),
         (
             "drop_invalid_header_fields",
-            alb(Value::Bool(attr_bool("routing.http.drop_invalid_header_fields.enabled", false))),
+            alb(
+                "drop_invalid_header_fields",
+                Value::Bool(attr_bool("routing.http.drop_invalid_header_fields.enabled", false)),
+            ),
         ),
         (
             "enable_cross_zone_load_balancing",
             if application {
-                Value::Null
+                prior.get("enable_cross_zone_load_balancing").clone()
             } else {
                 Value::Bool(attr_bool("load_balancing.cross_zone.enabled", false))
             },
@@ -277,7 +334,7 @@ pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tag
 
 /// The data source's value: the balancer with every tag, and access logs whenever they are on.
 pub fn data_source_state(remote: &RemoteLoadBalancer) -> Value {
-    let mut value = state_from_remote(remote, &Value::Null, &Default::default(), true);
+    let mut value = state_from_remote(remote, &Value::Null, &Default::default(), Blocks::SwitchedOn);
     if let Value::Object(m) = &mut value {
         m.remove("name_prefix");
         m.remove("tags_all");
@@ -300,13 +357,19 @@ mod tests {
             ("subnets", Value::string_set(["a", "b"])),
             ("enable_cross_zone_load_balancing", true.into()),
         ]);
-        assert_eq!(errors_at(&alb), ["enable_cross_zone_load_balancing"]);
+        let warnings = |config: &Value| {
+            let mut d = Diagnostics::new();
+            validate(config, &mut d);
+            (d.error_paths(), d.warning_paths())
+        };
+        assert_eq!(warnings(&alb), (vec![], vec!["enable_cross_zone_load_balancing".to_string()]));
         let nlb = Value::object([
             ("load_balancer_type", "network".into()),
             ("subnets", Value::string_set(["a"])),
             ("idle_timeout", Value::int(30)),
         ]);
-        assert_eq!(errors_at(&nlb), ["idle_timeout"]);
+        assert_eq!(warnings(&nlb), (vec![], vec!["idle_timeout".to_string()]));
+        assert!(!desired_attributes(&nlb).contains_key("idle_timeout.timeout_seconds"));
         let one_subnet = Value::object([("subnets", Value::string_set(["a"]))]);
         assert_eq!(errors_at(&one_subnet), ["subnets"]);
         assert_eq!(errors_at(&Value::object([("subnets", Value::Unknown)])), Vec::<String>::new());
@@ -355,7 +418,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let s = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), true);
+        let s = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), Blocks::SwitchedOn);
         assert_eq!(s.get("arn_suffix"), &Value::string("net/n/1"));
         assert_eq!(s.get("idle_timeout"), &Value::Null);
         assert_eq!(s.get("enable_cross_zone_load_balancing"), &Value::Bool(false));

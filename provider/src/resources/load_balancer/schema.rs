@@ -2,7 +2,7 @@ use super::model;
 use crate::framework::{validators as v, Attribute, Block, NestedBlock, Schema};
 use crate::resources::values::{require_lookup, timeouts_block};
 
-pub const TYPES: &[&str] = &["application", "network"];
+pub const TYPES: &[&str] = &["application", "network", "gateway"];
 
 pub fn schema() -> Schema {
     let access_logs = Block::new()
@@ -23,7 +23,7 @@ pub fn schema() -> Schema {
         .attribute(Attribute::string("private_ipv4_address").description("Private IPv4 address for an internal network load balancer."))
         .attribute(Attribute::string("ipv6_address").description("IPv6 address for a dualstack network load balancer."));
     let block = Block::new()
-        .description("An application or network load balancer. Listeners (`elbv2_listener`) and their rules (`elbv2_listener_rule`) route its traffic to target groups.")
+        .description("An application, network or gateway load balancer. Listeners (`elbv2_listener`) and their rules (`elbv2_listener_rule`) route its traffic to target groups.")
         .attribute(Attribute::string("arn").computed().description("ARN of the load balancer."))
         .attribute(Attribute::string("id").computed().description("Same as `arn`."))
         .attribute(Attribute::string("arn_suffix").computed().description("`app/<name>/<id>` or `net/<name>/<id>`, for CloudWatch metrics."))
@@ -49,7 +49,7 @@ pub fn schema() -> Schema {
             Attribute::string("load_balancer_type")
                 .default("application")
                 .requires_replace()
-                .description("`application` (default) or `network`.")
+                .description("`application` (default), `network` or `gateway`.")
                 .validate(v::one_of(TYPES)),
         )
         .attribute(Attribute::bool("internal").default(false).requires_replace().description("Whether the load balancer is internal (private addresses only). Default `false`: internet-facing."))
@@ -64,13 +64,13 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::number("idle_timeout")
                 .optional_computed()
-                .description("Seconds a connection may stay idle, 1-4000; application load balancers only. Default 60.")
+                .description("Seconds a connection may stay idle, 1-4000; application load balancers only (others ignore it, with a warning). Default 60.")
                 .validate(v::int_between(1, 4000)),
         )
         .attribute(Attribute::bool("enable_deletion_protection").default(false).description("When `true`, the provider refuses to delete the load balancer (and so does AWS). Default `false`."))
         .attribute(Attribute::bool("enable_http2").optional_computed().description("Whether HTTP/2 is on; application load balancers only. Default `true`."))
         .attribute(Attribute::bool("drop_invalid_header_fields").optional_computed().description("Whether headers with invalid names are dropped; application load balancers only. Default `false`."))
-        .attribute(Attribute::bool("enable_cross_zone_load_balancing").optional_computed().description("Whether targets in every zone get traffic from every zone; network load balancers only. Default `false`."))
+        .attribute(Attribute::bool("enable_cross_zone_load_balancing").optional_computed().description("Whether targets in every zone get traffic from every zone; network and gateway load balancers only (application load balancers always do, and ignore it). Default `false`."))
         .attribute(Attribute::string_map("tags").description("Tags of the load balancer."))
         .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
         .block(NestedBlock::list("access_logs", access_logs).max_items(1).with_description("Where access logs go."))
@@ -79,7 +79,10 @@ pub fn schema() -> Schema {
             ("create", "the load balancer to become active (default `10m`)"),
             ("delete", "the load balancer to be gone (default `10m`)"),
         ]));
-    Schema::new(0, block).check(model::validate)
+    Schema::new(0, block)
+        .check(model::validate)
+        .blank_is_unset(&["name", "name_prefix"])
+        .keeps_blocks(&["access_logs"])
 }
 
 /// The data source `elbv2_load_balancer`: the resource's attributes, read-only, found by `arn`,

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use tgbind_aws::{classify, error_message, Elbv2Arn, Elbv2Kind, ErrorKind};
 
 use crate::context::Elbv2Context;
-use crate::framework::{Diagnostics, ImportId, Resource, Schema};
+use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
 use crate::resources::remote::update_tags;
 use crate::resources::values::{created_but_unread, duration_or, name_for_create};
 use crate::tfvalue::Value;
@@ -33,6 +33,10 @@ impl Resource<Elbv2Context> for TargetGroup {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn moves_from(&self) -> &'static [&'static str] {
+        &["aws_lb_target_group", "aws_alb_target_group"]
     }
 
     fn import_id(&self) -> ImportId {
@@ -61,9 +65,14 @@ impl Resource<Elbv2Context> for TargetGroup {
         let mut state = match written {
             Some(attributes) if !diags.has_errors() => {
                 let tags_all = planned.get("tags_all").as_string_map();
-                state_from_remote(&aws::remote_from(&created, attributes, tags_all), planned, &ctx.default_tags, false)
+                state_from_remote(
+                    &aws::remote_from(&created, attributes, tags_all),
+                    planned,
+                    &ctx.default_tags,
+                    Blocks::AsPrior,
+                )
             }
-            _ => self.read_id(ctx, &arn, planned, false, diags).await,
+            _ => self.read_id(ctx, &arn, planned, Blocks::AsPrior, diags).await,
         };
         if state.is_null() {
             return created_but_unread(planned, &arn);
@@ -72,9 +81,9 @@ impl Resource<Elbv2Context> for TargetGroup {
         state
     }
 
-    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, importing: bool, diags: &mut Diagnostics) -> Value {
+    async fn read_id(&self, ctx: &Elbv2Context, id: &str, prior: &Value, blocks: Blocks, diags: &mut Diagnostics) -> Value {
         match aws::fetch_remote(ctx, id, diags).await {
-            Some(remote) => state_from_remote(&remote, prior, &ctx.default_tags, importing),
+            Some(remote) => state_from_remote(&remote, prior, &ctx.default_tags, blocks),
             None => Value::Null,
         }
     }
@@ -90,7 +99,7 @@ impl Resource<Elbv2Context> for TargetGroup {
         }
         aws::write_attributes(ctx, arn, &desired_attributes(planned), &desired_attributes(prior), diags).await;
         update_tags(ctx, arn, prior, planned, diags).await;
-        let mut state = self.read_id(ctx, arn, planned, false, diags).await;
+        let mut state = self.read_id(ctx, arn, planned, Blocks::AsPrior, diags).await;
         if state.is_null() {
             diags.error("Target group disappeared during update", format!("{arn} no longer exists."));
             return Value::Null;

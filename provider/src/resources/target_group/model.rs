@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tgbind_aws::{HealthState, TargetHealth};
 
 use crate::framework::tags::tags_from_remote;
-use crate::framework::Diagnostics;
+use crate::framework::{Blocks, Diagnostics};
 use crate::resources::values::{arn_suffix, i32_of, str_of};
 use crate::tfvalue::{AttributePath, Value};
 
@@ -300,12 +300,40 @@ impl RemoteTargetGroup {
             ("unhealthy_threshold", Value::opt_i64(self.unhealthy_threshold)),
         ])
     }
+
+    /// Whether the health check is the one AWS gives a group created without health check
+    /// settings (CreateTargetGroup's documented defaults for its protocol and target type). Import
+    /// on Terraform before 1.11 shows the block only when it is not, see [`Blocks::SwitchedOn`].
+    pub fn health_check_is_default(&self) -> bool {
+        let protocol = self.protocol.as_deref().unwrap_or_default();
+        let target_type = self.target_type.as_deref().unwrap_or("instance");
+        // (enabled, path, port, protocol, matcher, interval, timeout, healthy, unhealthy)
+        let (enabled, path, port, hc_protocol, matcher, interval, timeout, healthy, unhealthy) = match (target_type, protocol) {
+            ("lambda", _) => (false, Some("/"), None, None, Some("200"), 35, 30, 5, 2),
+            ("alb", _) => (true, Some("/"), Some("traffic-port"), Some("HTTP"), Some("200-399"), 30, 6, 5, 2),
+            (_, "GENEVE") => (true, None, Some("80"), Some("TCP"), None, 10, 5, 5, 2),
+            (_, "HTTP" | "HTTPS") => (true, Some("/"), Some("traffic-port"), Some(protocol), Some("200"), 30, 5, 5, 2),
+            _ => (true, None, Some("traffic-port"), Some("TCP"), None, 30, 10, 5, 2),
+        };
+        let same_str = |remote: &Option<String>, default: Option<&str>| remote.is_none() || remote.as_deref() == default;
+        let same_int = |remote: Option<i64>, default: i64| remote.is_none_or(|r| r == default);
+        self.health_check_enabled.unwrap_or(true) == enabled
+            && same_str(&self.health_check_path, path)
+            && (target_type == "lambda" || same_str(&self.health_check_port, port))
+            && (target_type == "lambda" || same_str(&self.health_check_protocol, hc_protocol))
+            && same_str(&self.matcher, matcher)
+            && same_int(self.interval, interval)
+            && same_int(self.timeout, timeout)
+            && same_int(self.healthy_threshold, healthy)
+            && same_int(self.unhealthy_threshold, unhealthy)
+    }
 }
 
-/// The state for a remote group. `prior` decides which optional blocks the user manages: a block the
-/// user never wrote stays absent (AWS always has a health check; showing it would be a perpetual
-/// diff). `importing` fills the health check so an import shows everything.
-pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags: &BTreeMap<String, String>, importing: bool) -> Value {
+/// The state for a remote group. `blocks` decides which optional blocks are shown: on refresh the
+/// ones the user manages (a block the user never wrote stays absent: AWS always has a health check,
+/// and showing it would be a perpetual diff on Terraform that plans blocks literally); on import,
+/// see [`Blocks`].
+pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags: &BTreeMap<String, String>, blocks: Blocks) -> Value {
     let attr = |k: &str| remote.attributes.get(k).cloned();
     let attr_i64 = |k: &str| attr(k).and_then(|s| s.parse::<i64>().ok());
     let attr_bool = |k: &str| attr(k).map(|s| s == "true");
@@ -313,7 +341,8 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
     let is_http = HTTP_PROTOCOLS.contains(&protocol);
     let is_l4 = L4_PROTOCOLS.contains(&protocol);
 
-    let health_check = if importing || !prior.get("health_check").elements().is_empty() {
+    // Every group has a health check; "switched on" here means set to something else than AWS's defaults.
+    let health_check = if blocks.show(!prior.get("health_check").elements().is_empty(), !remote.health_check_is_default()) {
         vec![remote.health_check_value()]
     } else {
         Vec::new()
@@ -321,7 +350,7 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
 
     let sticky_enabled = attr_bool("stickiness.enabled").unwrap_or(false);
     let prior_sticky = prior.first_block("stickiness");
-    let stickiness = if prior_sticky.is_set() || (importing && sticky_enabled) {
+    let stickiness = if blocks.show(prior_sticky.is_set(), sticky_enabled) {
         let kind = attr("stickiness.type");
         let duration_key = if kind.as_deref() == Some("app_cookie") {
             "stickiness.app_cookie.duration_seconds"
@@ -350,7 +379,15 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
         ("arn", Value::string(&remote.arn)),
         ("id", Value::string(&remote.arn)),
         ("arn_suffix", Value::string(arn_suffix(&remote.arn))),
-        ("name", Value::string(&remote.name)),
+        // A configured `name = ""` stays `""` where Terraform needs the plan kept as written.
+        (
+            "name",
+            if prior.get("name").as_str() == Some("") {
+                Value::string("")
+            } else {
+                Value::string(&remote.name)
+            },
+        ),
         ("name_prefix", prior.get("name_prefix").clone()),
         ("port", Value::opt_i64(remote.port)),
         ("protocol", Value::opt_string(remote.protocol.clone())),
@@ -529,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn unmanaged_blocks_stay_absent_and_import_fills_health_check() {
+    fn unmanaged_blocks_stay_absent_and_import_shows_blocks_by_terraform_version() {
         let remote = RemoteTargetGroup {
             arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/a/1".into(),
             name: "a".into(),
@@ -539,13 +576,68 @@ mod tests {
             ..Default::default()
         };
         let prior = cfg(&[("health_check", Value::List(vec![])), ("stickiness", Value::List(vec![]))]);
-        let state = state_from_remote(&remote, &prior, &BTreeMap::new(), false);
+        let state = state_from_remote(&remote, &prior, &BTreeMap::new(), Blocks::AsPrior);
         assert!(state.get("health_check").elements().is_empty());
         assert_eq!(state.get("arn_suffix"), &Value::string("targetgroup/a/1"));
         assert_eq!(state.get("deregistration_delay").as_i64(), Some(300));
-        let imported = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), true);
+        // Terraform 1.11 and later: every block, so stating and omitting configurations both fit.
+        let imported = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), Blocks::All);
         assert_eq!(imported.first_block("health_check").get("path"), &Value::string("/"));
+        assert_eq!(imported.first_block("stickiness").get("enabled"), &Value::Bool(false));
+        // Older Terraform: only what differs from AWS's defaults.
+        let imported = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), Blocks::SwitchedOn);
+        assert!(imported.get("health_check").elements().is_empty(), "default health check: no block");
         assert!(imported.get("stickiness").elements().is_empty(), "stickiness off: no block");
+        let custom = RemoteTargetGroup {
+            health_check_path: Some("/healthz".into()),
+            attributes: BTreeMap::from([("stickiness.enabled".into(), "true".into())]),
+            ..remote
+        };
+        let imported = state_from_remote(&custom, &Value::Null, &BTreeMap::new(), Blocks::SwitchedOn);
+        assert_eq!(imported.first_block("health_check").get("path"), &Value::string("/healthz"));
+        assert_eq!(imported.first_block("stickiness").get("enabled"), &Value::Bool(true));
+    }
+
+    #[test]
+    fn aws_default_health_checks_by_protocol_and_target_type() {
+        let group = |protocol: &str, target_type: &str| RemoteTargetGroup {
+            protocol: Some(protocol.into()),
+            target_type: Some(target_type.into()),
+            health_check_port: Some("traffic-port".into()),
+            interval: Some(30),
+            healthy_threshold: Some(5),
+            unhealthy_threshold: Some(2),
+            ..Default::default()
+        };
+        let http = RemoteTargetGroup {
+            health_check_path: Some("/".into()),
+            health_check_protocol: Some("HTTP".into()),
+            matcher: Some("200".into()),
+            timeout: Some(5),
+            ..group("HTTP", "ip")
+        };
+        assert!(http.health_check_is_default());
+        assert!(!RemoteTargetGroup {
+            timeout: Some(7),
+            ..http.clone()
+        }
+        .health_check_is_default());
+        assert!(!RemoteTargetGroup {
+            matcher: Some("200-299".into()),
+            ..http
+        }
+        .health_check_is_default());
+        let tcp = RemoteTargetGroup {
+            health_check_protocol: Some("TCP".into()),
+            timeout: Some(10),
+            ..group("TCP", "instance")
+        };
+        assert!(tcp.health_check_is_default());
+        assert!(!RemoteTargetGroup {
+            health_check_protocol: Some("HTTP".into()),
+            ..tcp
+        }
+        .health_check_is_default());
     }
 
     #[test]

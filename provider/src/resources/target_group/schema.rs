@@ -126,7 +126,10 @@ pub fn schema() -> Schema {
             "delete",
             "listeners and rules to stop using the group, e.g. while they are deleted in the same apply (default `2m`)",
         )]));
-    Schema::new(SCHEMA_VERSION, block).check(model::validate)
+    Schema::new(SCHEMA_VERSION, block)
+        .check(model::validate)
+        .blank_is_unset(&["name", "name_prefix"])
+        .keeps_blocks(&["health_check", "stickiness"])
 }
 
 fn object(fields: &[(&str, Type)]) -> Type {

@@ -1,7 +1,6 @@
-# expect: applies to application load balancers
+# expect: is not between 1 and 4000
 # at: idle_timeout
 resource "elbv2_load_balancer" "bad" {
-  load_balancer_type = "network"
-  subnets            = ["a"]
-  idle_timeout       = 30
+  subnets      = ["a", "b"]
+  idle_timeout = 4001
 }

@@ -1,6 +1,6 @@
-# expect: applies to network load balancers
-# at: enable_cross_zone_load_balancing
+# expect: is not one of
+# at: ip_address_type
 resource "elbv2_load_balancer" "bad" {
-  subnets                          = ["a", "b"]
-  enable_cross_zone_load_balancing = true
+  subnets         = ["a", "b"]
+  ip_address_type = "ipv6-only"
 }

@@ -1,4 +1,4 @@
-# expect: not both
+# expect: name one target group
 # at: target_group_arn
 resource "elbv2_listener" "bad" {
   load_balancer_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1"

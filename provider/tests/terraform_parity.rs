@@ -1,0 +1,536 @@
+//! Parity with terraform-provider-aws's `aws_lb*` where users meet it, with the real Terraform CLI
+//! (every version `terraforms()` finds) against moto:
+//! - a failed apply never strands what it created: a value that turns out invalid only once other
+//!   resources exist fails that one resource, and `terraform destroy` still cleans up;
+//! - the leniency of `aws_lb*` where AWS accepts the input;
+//! - import of objects made outside Terraform plans empty against the matching minimal
+//!   configuration, with and without the optional blocks.
+
+mod support;
+
+use support::aws::inventory;
+use support::{terraforms, Moto, Workdir};
+
+fn network(moto: &Moto) -> (String, String) {
+    let subnets = moto.default_subnets();
+    (moto.default_vpc(), format!("[\"{}\", \"{}\"]", subnets[0], subnets[1]))
+}
+
+#[tokio::test]
+async fn a_value_invalid_only_at_apply_fails_its_resource_and_destroy_still_cleans_up() {
+    for tf in terraforms() {
+        let moto = Moto::start();
+        let (vpc, subnets) = network(&moto);
+        let w = Workdir::new(&tf, &moto);
+        // The target group's name is known only once the load balancer exists, and is too long;
+        // the listener forwards twice to one group, known only once the group exists.
+        w.write_config(&format!(
+            r#"
+resource "elbv2_load_balancer" "lb" {{
+  name    = "strand"
+  subnets = {subnets}
+}}
+
+resource "elbv2_target_group" "long" {{
+  name     = "${{elbv2_load_balancer.lb.arn_suffix}}-far-too-long-for-a-target-group"
+  port     = 80
+  protocol = "HTTP"
+  vpc_id   = "{vpc}"
+}}
+
+resource "elbv2_target_group" "ok" {{
+  name     = "strand-ok"
+  port     = 80
+  protocol = "HTTP"
+  vpc_id   = "{vpc}"
+}}
+
+resource "elbv2_listener" "twice" {{
+  load_balancer_arn = elbv2_load_balancer.lb.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {{
+    type = "forward"
+    forward {{
+      target_group {{
+        arn = elbv2_target_group.ok.arn
+      }}
+      target_group {{
+        arn = elbv2_target_group.ok.arn
+      }}
+    }}
+  }}
+}}
+"#
+        ));
+        let plan = w.terraform(&["plan", "-no-color", "-input=false"]);
+        assert!(plan.ok, "terraform {}: the plan cannot know yet:\n{}", tf.version, plan.all());
+        let apply = w.terraform(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(!apply.ok, "terraform {}: apply should fail", tf.version);
+        let out = apply.all();
+        assert!(out.contains("name") && out.contains("Duplicate target group"), "{out}");
+        let (lbs, groups, listeners, _) = inventory(&moto).await;
+        assert_eq!((lbs, groups, listeners), (1, 1, 0), "terraform {}: {out}", tf.version);
+
+        let destroy = w.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(destroy.ok, "terraform {}: destroy is blocked:\n{}", tf.version, destroy.all());
+        assert_eq!(inventory(&moto).await, (0, 0, 0, 0), "terraform {}", tf.version);
+    }
+}
+
+#[tokio::test]
+async fn aws_lb_leniency_redirect_with_a_target_group_and_forward_naming_the_same_group() {
+    for tf in terraforms() {
+        let moto = Moto::start();
+        let (vpc, subnets) = network(&moto);
+        let w = Workdir::new(&tf, &moto);
+        w.write_config(&format!(
+            r#"
+resource "elbv2_load_balancer" "lb" {{
+  name    = "lenient"
+  subnets = {subnets}
+}}
+
+resource "elbv2_target_group" "tg" {{
+  name     = "lenient"
+  port     = 80
+  protocol = "HTTP"
+  vpc_id   = "{vpc}"
+}}
+
+resource "elbv2_listener" "redirect" {{
+  load_balancer_arn = elbv2_load_balancer.lb.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {{
+    type             = "redirect"
+    target_group_arn = elbv2_target_group.tg.arn
+    redirect {{
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }}
+  }}
+}}
+
+resource "elbv2_listener" "both" {{
+  load_balancer_arn = elbv2_load_balancer.lb.arn
+  port              = 8080
+  protocol          = "HTTP"
+  default_action {{
+    type             = "forward"
+    target_group_arn = elbv2_target_group.tg.arn
+    forward {{
+      target_group {{
+        arn = elbv2_target_group.tg.arn
+      }}
+    }}
+  }}
+}}
+"#
+        ));
+        let apply = w.apply();
+        assert!(apply.all().contains("Argument ignored for this action"), "{}", apply.all());
+        w.assert_no_changes("lenient listeners right after apply");
+        let destroy = w.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(destroy.ok, "{}", destroy.all());
+    }
+}
+
+#[tokio::test]
+async fn aws_lb_leniency_gateway_load_balancers_nlb_idle_timeout_and_blank_names() {
+    for tf in terraforms() {
+        let moto = Moto::start();
+        let (vpc, subnets) = network(&moto);
+        let w = Workdir::new(&tf, &moto);
+        w.write_config(&format!(
+            r#"
+resource "elbv2_load_balancer" "gateway" {{
+  name               = "gateway"
+  load_balancer_type = "gateway"
+  subnets            = {subnets}
+}}
+
+resource "elbv2_target_group" "geneve" {{
+  name     = "geneve"
+  port     = 6081
+  protocol = "GENEVE"
+  vpc_id   = "{vpc}"
+  health_check {{
+    port     = 80
+    protocol = "HTTP"
+  }}
+}}
+
+resource "elbv2_listener" "gateway" {{
+  load_balancer_arn = elbv2_load_balancer.gateway.arn
+  default_action {{
+    type             = "forward"
+    target_group_arn = elbv2_target_group.geneve.arn
+  }}
+}}
+
+resource "elbv2_load_balancer" "network" {{
+  name               = "network"
+  load_balancer_type = "network"
+  subnets            = {subnets}
+  idle_timeout       = 60
+}}
+
+resource "elbv2_target_group" "blank" {{
+  name     = ""
+  port     = 80
+  protocol = "HTTP"
+  vpc_id   = "{vpc}"
+}}
+
+output "blank_arn" {{
+  value = elbv2_target_group.blank.arn
+}}
+"#
+        ));
+        let apply = w.apply();
+        assert!(
+            apply.all().contains("Argument ignored for this load balancer type"),
+            "{}",
+            apply.all()
+        );
+        w.assert_no_changes("gateway, NLB with idle_timeout and a blank name right after apply");
+        let blank = w.output("blank_arn");
+        assert!(blank.contains(":targetgroup/tf-"), "a generated name: {blank}");
+        let elb = moto.elbv2().await;
+        let lbs = elb.describe_load_balancers().send().await.unwrap();
+        let gateway = lbs
+            .load_balancers()
+            .iter()
+            .find(|l| l.load_balancer_name() == Some("gateway"))
+            .unwrap();
+        assert_eq!(gateway.r#type().map(|t| t.as_str()), Some("gateway"));
+        let network = lbs
+            .load_balancers()
+            .iter()
+            .find(|l| l.load_balancer_name() == Some("network"))
+            .unwrap();
+        let attributes = support::aws::lb_attributes(&moto, network.load_balancer_arn().unwrap()).await;
+        assert!(!attributes.contains_key("idle_timeout.timeout_seconds"), "{attributes:?}");
+        assert_eq!(support::aws::listeners(&moto, gateway.load_balancer_arn().unwrap()).await.len(), 1);
+        let destroy = w.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(destroy.ok, "{}", destroy.all());
+        assert_eq!(inventory(&moto).await, (0, 0, 0, 0));
+    }
+}
+
+/// Whether this Terraform lets a plan keep a block the configuration omits (1.11 and later), the
+/// way terraform-provider-aws's optional-and-computed blocks behave.
+fn keeps_omitted_blocks(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (1, 11)
+}
+
+/// Objects made outside Terraform, as a console or another tool leaves them: `plain` ones with AWS's
+/// defaults, `custom` ones with a health check, stickiness and access logs of their own.
+async fn objects_made_outside_terraform(moto: &Moto, vpc: &str, subnets: &[String]) -> Vec<(&'static str, String)> {
+    use tgbind_aws::elbv2::types::{LoadBalancerAttribute, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
+    let elb = moto.elbv2().await;
+    let group = |name: &str, protocol: ProtocolEnum| {
+        elb.create_target_group()
+            .name(name)
+            .port(80)
+            .protocol(protocol)
+            .vpc_id(vpc)
+            .target_type(TargetTypeEnum::Ip)
+    };
+    let arn_of = |out: tgbind_aws::elbv2::operation::create_target_group::CreateTargetGroupOutput| {
+        out.target_groups()[0].target_group_arn().unwrap().to_string()
+    };
+    let plain = arn_of(group("plain", ProtocolEnum::Http).send().await.unwrap());
+    let plain_tcp = arn_of(group("plain-tcp", ProtocolEnum::Tcp).send().await.unwrap());
+    let custom = arn_of(
+        group("custom", ProtocolEnum::Http)
+            .health_check_path("/healthz")
+            .health_check_interval_seconds(15)
+            .matcher(tgbind_aws::elbv2::types::Matcher::builder().http_code("200-299").build())
+            .send()
+            .await
+            .unwrap(),
+    );
+    let attribute = |k: &str, v: &str| TargetGroupAttribute::builder().key(k).value(v).build();
+    elb.modify_target_group_attributes()
+        .target_group_arn(&custom)
+        .attributes(attribute("stickiness.enabled", "true"))
+        .attributes(attribute("stickiness.type", "lb_cookie"))
+        .attributes(attribute("stickiness.lb_cookie.duration_seconds", "3600"))
+        .send()
+        .await
+        .unwrap();
+    let lb = |name: &str| elb.create_load_balancer().name(name).set_subnets(Some(subnets.to_vec()));
+    let lb_arn = |out: tgbind_aws::elbv2::operation::create_load_balancer::CreateLoadBalancerOutput| {
+        out.load_balancers()[0].load_balancer_arn().unwrap().to_string()
+    };
+    let plain_alb = lb_arn(lb("plain-alb").send().await.unwrap());
+    let logging_alb = lb_arn(lb("logging-alb").send().await.unwrap());
+    let attribute = |k: &str, v: &str| LoadBalancerAttribute::builder().key(k).value(v).build();
+    elb.modify_load_balancer_attributes()
+        .load_balancer_arn(&logging_alb)
+        .attributes(attribute("access_logs.s3.enabled", "true"))
+        .attributes(attribute("access_logs.s3.bucket", "alb-logs"))
+        .attributes(attribute("access_logs.s3.prefix", "front"))
+        .send()
+        .await
+        .unwrap();
+    vec![
+        ("elbv2_target_group.plain", plain),
+        ("elbv2_target_group.plain_tcp", plain_tcp),
+        ("elbv2_target_group.custom", custom),
+        ("elbv2_load_balancer.plain", plain_alb),
+        ("elbv2_load_balancer.logging", logging_alb),
+    ]
+}
+
+/// The minimal configuration of each object: its required arguments and, with `state_blocks`, its
+/// optional blocks as AWS has them (for the plain ones, the defaults written out).
+fn import_config(address: &str, vpc: &str, subnets: &str, state_blocks: bool) -> String {
+    let group = |name: &str, protocol: &str, blocks: &str| {
+        let blocks = if state_blocks { blocks } else { "" };
+        format!(
+            "resource \"elbv2_target_group\" \"{}\" {{\n  name = \"{name}\"\n  port = 80\n  protocol = \"{protocol}\"\n  vpc_id = \"{vpc}\"\n  target_type = \"ip\"\n{blocks}}}\n",
+            name.replace('-', "_")
+        )
+    };
+    let lb = |label: &str, name: &str, blocks: &str| {
+        let blocks = if state_blocks { blocks } else { "" };
+        format!("resource \"elbv2_load_balancer\" \"{label}\" {{\n  name = \"{name}\"\n  subnets = {subnets}\n{blocks}}}\n")
+    };
+    match address {
+        "elbv2_target_group.plain" => group(
+            "plain",
+            "HTTP",
+            "  health_check {\n    path = \"/\"\n    matcher = \"200\"\n  }\n  stickiness {\n    type = \"lb_cookie\"\n    enabled = false\n  }\n",
+        ),
+        "elbv2_target_group.plain_tcp" => group("plain-tcp", "TCP", "  health_check {\n    protocol = \"TCP\"\n  }\n"),
+        "elbv2_target_group.custom" => group(
+            "custom",
+            "HTTP",
+            "  health_check {\n    path = \"/healthz\"\n    interval = 15\n    matcher = \"200-299\"\n  }\n  stickiness {\n    type = \"lb_cookie\"\n    cookie_duration = 3600\n  }\n",
+        ),
+        "elbv2_load_balancer.plain" => lb("plain", "plain-alb", ""),
+        "elbv2_load_balancer.logging" => lb(
+            "logging",
+            "logging-alb",
+            "  access_logs {\n    bucket = \"alb-logs\"\n    prefix = \"front\"\n    enabled = true\n  }\n",
+        ),
+        other => panic!("no configuration for {other}"),
+    }
+}
+
+#[tokio::test]
+async fn import_plans_empty_against_minimal_configs_with_and_without_optional_blocks() {
+    for tf in terraforms() {
+        let moto = Moto::start();
+        let vpc = moto.default_vpc();
+        let subnet_ids = moto.default_subnets();
+        let subnets = format!("[\"{}\", \"{}\"]", subnet_ids[0], subnet_ids[1]);
+        let objects = objects_made_outside_terraform(&moto, &vpc, &subnet_ids[..2]).await;
+        let every_case = keeps_omitted_blocks(&tf.version);
+        for state_blocks in [false, true] {
+            // Terraform before 1.11 plans blocks exactly as configured, so one import cannot suit
+            // both shapes: there a configuration states what differs from AWS's defaults and
+            // leaves the defaults out (see `Blocks::SwitchedOn`).
+            let cases: Vec<_> = objects
+                .iter()
+                .filter(|(address, _)| every_case || address.contains(".plain") != state_blocks)
+                .collect();
+            let w = Workdir::new(&tf, &moto);
+            let config: String = cases
+                .iter()
+                .map(|(address, _)| import_config(address, &vpc, &subnets, state_blocks))
+                .collect();
+            w.write_config(&config);
+            for (address, arn) in &cases {
+                let run = w.terraform(&["import", "-no-color", "-input=false", address, arn]);
+                assert!(run.ok, "terraform {}: import {address}: {}", tf.version, run.all());
+            }
+            let what = if state_blocks {
+                "configs stating the blocks"
+            } else {
+                "configs omitting the blocks"
+            };
+            w.assert_no_changes(&format!("terraform {}: right after import, {what}:\n{config}", tf.version));
+        }
+    }
+}
+
+/// A state file as Terraform writes it, holding resources that terraform-provider-aws (v5 and v6,
+/// schema version 0 for these types) wrote.
+fn aws_provider_state(resources: &[(&str, &str, serde_json::Value)]) -> String {
+    let resources: Vec<_> = resources
+        .iter()
+        .map(|(ty, name, attributes)| {
+            serde_json::json!({
+                "mode": "managed",
+                "type": ty,
+                "name": name,
+                "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+                "instances": [{
+                    "schema_version": 0,
+                    "attributes": attributes,
+                    "sensitive_attributes": [],
+                    "private": "eyJzY2hlbWFfdmVyc2lvbiI6IjAifQ=="
+                }]
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": 4,
+        "terraform_version": "1.8.0",
+        "serial": 3,
+        "lineage": "0d5a4c8e-61c4-4f4e-9a55-2f1b0e1c9a31",
+        "outputs": {},
+        "resources": resources,
+        "check_results": null
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn moved_blocks_take_over_terraform_provider_aws_state_and_plan_empty() {
+    use tgbind_aws::elbv2::types::{ProtocolEnum, TargetTypeEnum};
+    for tf in terraforms() {
+        if !keeps_omitted_blocks(&tf.version) {
+            // `moved` across resource types needs Terraform 1.8; the ones tested here are 1.11+.
+            continue;
+        }
+        let moto = Moto::start();
+        let vpc = moto.default_vpc();
+        let subnet_ids = moto.default_subnets()[..2].to_vec();
+        let elb = moto.elbv2().await;
+        let group = elb
+            .create_target_group()
+            .name("app")
+            .port(8080)
+            .protocol(ProtocolEnum::Http)
+            .vpc_id(&vpc)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path("/healthz")
+            .send()
+            .await
+            .unwrap();
+        let group = group.target_groups()[0].clone();
+        let group_arn = group.target_group_arn().unwrap().to_string();
+        let lb = elb
+            .create_load_balancer()
+            .name("front")
+            .set_subnets(Some(subnet_ids.clone()))
+            .send()
+            .await
+            .unwrap();
+        let lb = lb.load_balancers()[0].clone();
+        let lb_arn = lb.load_balancer_arn().unwrap().to_string();
+        // The attributes terraform-provider-aws v5 writes (strings where its schema has strings:
+        // deregistration_delay, preserve_client_ip), including arguments we do not have.
+        let group_state = serde_json::json!({
+            "arn": group_arn, "arn_suffix": group_arn.split_once(":targetgroup/").map(|(_, s)| format!("targetgroup/{s}")),
+            "connection_termination": null, "deregistration_delay": "300",
+            "health_check": [{"enabled": true, "healthy_threshold": 5, "interval": 30, "matcher": "200",
+                "path": "/healthz", "port": "traffic-port", "protocol": "HTTP", "timeout": 5, "unhealthy_threshold": 2}],
+            "id": group_arn, "ip_address_type": "ipv4", "lambda_multi_value_headers_enabled": false,
+            "load_balancer_arns": [], "load_balancing_algorithm_type": "round_robin",
+            "load_balancing_anomaly_mitigation": "off", "load_balancing_cross_zone_enabled": "use_load_balancer_configuration",
+            "name": "app", "name_prefix": "", "port": 8080, "preserve_client_ip": null, "protocol": "HTTP",
+            "protocol_version": "HTTP1", "proxy_protocol_v2": false, "slow_start": 0,
+            "stickiness": [{"cookie_duration": 86400, "cookie_name": "", "enabled": false, "type": "lb_cookie"}],
+            "tags": {}, "tags_all": {}, "target_failover": [], "target_group_health": [], "target_health_state": [],
+            "target_type": "ip", "vpc_id": vpc
+        });
+        let lb_state = serde_json::json!({
+            "access_logs": [], "arn": lb_arn, "arn_suffix": lb_arn.split_once(":loadbalancer/").map(|(_, s)| s), "client_keep_alive": 3600,
+            "connection_logs": [], "customer_owned_ipv4_pool": "", "desync_mitigation_mode": "defensive",
+            "dns_name": lb.dns_name(), "dns_record_client_routing_policy": null, "drop_invalid_header_fields": false,
+            "enable_cross_zone_load_balancing": true, "enable_deletion_protection": false, "enable_http2": true,
+            "enable_tls_version_and_cipher_suite_headers": false, "enable_waf_fail_open": false,
+            "enable_xff_client_port": false, "enable_zonal_shift": false,
+            "enforce_security_group_inbound_rules_on_private_link_traffic": "", "id": lb_arn, "idle_timeout": 60,
+            "internal": false, "ip_address_type": "ipv4", "load_balancer_type": "application", "name": "front",
+            "name_prefix": "", "preserve_host_header": false, "security_groups": lb.security_groups(),
+            "subnet_mapping": subnet_ids.iter().map(|s| serde_json::json!({"allocation_id": "", "ipv6_address": "",
+                "outpost_id": "", "private_ipv4_address": "", "subnet_id": s})).collect::<Vec<_>>(),
+            "subnets": subnet_ids, "tags": null, "tags_all": {}, "timeouts": null, "vpc_id": vpc,
+            "xff_header_processing_mode": "append", "zone_id": lb.canonical_hosted_zone_id()
+        });
+
+        let stand_in = tempfile::tempdir().unwrap();
+        let null_provider = std::path::Path::new(
+            &std::env::var("TGBIND_CACHE").unwrap_or_else(|_| format!("{}/.cache/tgbind", std::env::var("HOME").unwrap())),
+        )
+        .join("bin/terraform-provider-null_v2.1.2_x4");
+        // Terraform loads the provider a state names before it plans; a user has hashicorp/aws,
+        // and here hashicorp/null's binary stands in for it (it is never asked about these types).
+        std::os::unix::fs::symlink(&null_provider, stand_in.path().join("terraform-provider-aws")).unwrap();
+        let provider_dir = std::path::Path::new(env!("CARGO_BIN_EXE_terraform-provider-elbv2"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let installation = format!(
+            "  dev_overrides {{\n    \"tgbind/elbv2\" = \"{}\"\n    \"hashicorp/aws\" = \"{}\"\n  }}\n  direct {{}}\n",
+            provider_dir.display(),
+            stand_in.path().display()
+        );
+        let w = Workdir::with_installation(&tf, &moto, &installation);
+        w.write_raw(
+            "terraform.tfstate",
+            &aws_provider_state(&[("aws_lb_target_group", "app", group_state), ("aws_alb", "front", lb_state)]),
+        );
+        w.write_config(&format!(
+            r#"
+moved {{
+  from = aws_lb_target_group.app
+  to   = elbv2_target_group.app
+}}
+
+moved {{
+  from = aws_alb.front
+  to   = elbv2_load_balancer.front
+}}
+
+resource "elbv2_target_group" "app" {{
+  name        = "app"
+  port        = 8080
+  protocol    = "HTTP"
+  vpc_id      = "{vpc}"
+  target_type = "ip"
+  health_check {{
+    path = "/healthz"
+  }}
+}}
+
+resource "elbv2_load_balancer" "front" {{
+  name    = "front"
+  subnets = ["{}", "{}"]
+}}
+"#,
+            subnet_ids[0], subnet_ids[1]
+        ));
+        // Terraform counts a move as a change; the resources themselves plan nothing.
+        let plan = w.plan_json();
+        for address in ["elbv2_target_group.app", "elbv2_load_balancer.front"] {
+            assert_eq!(
+                plan.actions(address),
+                ["no-op"],
+                "terraform {}: {address} after the move",
+                tf.version
+            );
+        }
+        let apply = w.apply();
+        assert!(apply.all().contains("0 added, 0 changed, 0 destroyed"), "{}", apply.all());
+        let state = w.terraform(&["state", "list"]);
+        assert_eq!(
+            state.stdout.split_whitespace().collect::<Vec<_>>(),
+            ["elbv2_load_balancer.front", "elbv2_target_group.app"]
+        );
+        w.assert_no_changes(&format!("terraform {}: after the move", tf.version));
+        // The objects are ours now: destroy removes them.
+        let destroy = w.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(destroy.ok, "{}", destroy.all());
+        assert_eq!(inventory(&moto).await, (0, 0, 0, 0));
+    }
+}
