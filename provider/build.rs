@@ -12,6 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "plugin/grpc_broker.proto",
     ];
     let descriptors = protox::compile(files, [proto_root])?;
+    // Kept for the test that compares tfplugin6 with the descriptor a released Terraform embeds.
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out_dir.join("plugin-protocol.fds"), prost::Message::encode_to_vec(&descriptors))?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -8,3 +8,6 @@ pub mod tfplugin6 {
 pub mod plugin {
     tonic::include_proto!("plugin");
 }
+
+/// The compiled descriptors of `proto/` (a `FileDescriptorSet`), as `build.rs` wrote them.
+pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/plugin-protocol.fds"));

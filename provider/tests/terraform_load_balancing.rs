@@ -574,7 +574,12 @@ async fn bad_front_door_configs_fail_with_attribute_diagnostics() {
             "needs `duration`",
             "",
         ),
-        (listener("port = 80\n  default_action {\n    type = \"authenticate-oidc\"\n  }"), "is not one of", "type"),
+        (listener("port = 80\n  default_action {\n    type = \"authenticate-oidc\"\n  }"), "must end with a forward, redirect or fixed-response action", "type"),
+        (
+            listener(&format!("port = 80\n  {fwd}\n  default_action {{\n    type = \"redirect\"\n    redirect {{\n      status_code = \"HTTP_301\"\n    }}\n  }}")),
+            "Only one forward, redirect or fixed-response action",
+            "type",
+        ),
         (rule(&format!("priority = 0\n  {rule_action}\n  {path_condition}")), "between 1 and 50000", "priority"),
         (
             rule(&format!("{rule_action}\n  condition {{\n    path_pattern {{\n      values = [\"/\"]\n    }}\n    host_header {{\n      values = [\"a\"]\n    }}\n  }}")),

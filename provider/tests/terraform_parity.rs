@@ -220,11 +220,16 @@ output "blank_arn" {{
     }
 }
 
+/// Whether a Terraform version ("1.15.5") is at least `min` (major, minor).
+fn at_least(version: &str, min: (u32, u32)) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= min
+}
+
 /// Whether this Terraform lets a plan keep a block the configuration omits (1.11 and later), the
 /// way terraform-provider-aws's optional-and-computed blocks behave.
 fn keeps_omitted_blocks(version: &str) -> bool {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (1, 11)
+    at_least(version, (1, 11))
 }
 
 /// Objects made outside Terraform, as a console or another tool leaves them: `plain` ones with AWS's
@@ -532,5 +537,385 @@ resource "elbv2_load_balancer" "front" {{
         let destroy = w.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
         assert!(destroy.ok, "{}", destroy.all());
         assert_eq!(inventory(&moto).await, (0, 0, 0, 0));
+    }
+}
+
+#[tokio::test]
+async fn arguments_of_current_aws_lb_resources_apply_read_back_and_plan_empty() {
+    for tf in terraforms() {
+        let moto = Moto::start();
+        let (vpc, subnets) = network(&moto);
+        let cert = moto.certificate("app.example.com");
+        let w = Workdir::new(&tf, &moto);
+        let config = |desync: &str| {
+            format!(
+                r#"
+resource "elbv2_load_balancer" "alb" {{
+  name                                        = "every-arg"
+  subnets                                     = {subnets}
+  desync_mitigation_mode                      = "{desync}"
+  enable_waf_fail_open                        = true
+  enable_xff_client_port                      = true
+  xff_header_processing_mode                  = "preserve"
+  enable_tls_version_and_cipher_suite_headers = true
+  preserve_host_header                        = true
+  client_keep_alive                           = 7200
+  enable_zonal_shift                          = true
+  connection_logs {{
+    bucket  = "connection-logs"
+    prefix  = "alb"
+    enabled = true
+  }}
+}}
+
+resource "elbv2_load_balancer" "nlb" {{
+  name                             = "every-arg-nlb"
+  load_balancer_type               = "network"
+  subnets                          = {subnets}
+  dns_record_client_routing_policy = "availability_zone_affinity"
+}}
+
+resource "elbv2_target_group" "tcp" {{
+  name                   = "every-arg-tcp"
+  port                   = 80
+  protocol               = "TCP"
+  vpc_id                 = "{vpc}"
+  connection_termination = true
+  target_health_state {{
+    enable_unhealthy_connection_termination = false
+    unhealthy_draining_interval             = 60
+  }}
+}}
+
+resource "elbv2_target_group" "geneve" {{
+  name     = "every-arg-geneve"
+  port     = 6081
+  protocol = "GENEVE"
+  vpc_id   = "{vpc}"
+  target_failover {{
+    on_deregistration = "rebalance"
+    on_unhealthy      = "rebalance"
+  }}
+}}
+
+resource "elbv2_target_group" "lambda" {{
+  name                               = "every-arg-lambda"
+  target_type                        = "lambda"
+  lambda_multi_value_headers_enabled = true
+}}
+
+resource "elbv2_target_group" "web" {{
+  name     = "every-arg-web"
+  port     = 80
+  protocol = "HTTP"
+  vpc_id   = "{vpc}"
+}}
+
+resource "elbv2_listener" "https" {{
+  load_balancer_arn = elbv2_load_balancer.alb.arn
+  port              = 443
+  protocol          = "HTTPS"
+  certificate_arn   = "{cert}"
+  default_action {{
+    type = "authenticate-oidc"
+    authenticate_oidc {{
+      authorization_endpoint = "https://idp.example.com/authorize"
+      client_id              = "app"
+      client_secret          = "s3cret"
+      issuer                 = "https://idp.example.com"
+      token_endpoint         = "https://idp.example.com/token"
+      user_info_endpoint     = "https://idp.example.com/userinfo"
+      authentication_request_extra_params = {{
+        prompt = "login"
+      }}
+    }}
+  }}
+  default_action {{
+    type             = "forward"
+    target_group_arn = elbv2_target_group.web.arn
+  }}
+}}
+
+resource "elbv2_listener_rule" "admin" {{
+  listener_arn = elbv2_listener.https.arn
+  priority     = 10
+  action {{
+    type  = "authenticate-cognito"
+    order = 1
+    authenticate_cognito {{
+      user_pool_arn       = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc"
+      user_pool_client_id = "client"
+      user_pool_domain    = "auth.example.com"
+      session_timeout     = 3600
+    }}
+  }}
+  action {{
+    type  = "fixed-response"
+    order = 2
+    fixed_response {{
+      content_type = "text/plain"
+      message_body = "admins only"
+      status_code  = "200"
+    }}
+  }}
+  condition {{
+    path_pattern {{
+      values = ["/admin/*"]
+    }}
+  }}
+}}
+"#
+            )
+        };
+        w.write_config(&config("strictest"));
+        w.apply();
+        w.assert_no_changes(&format!("terraform {}: every argument right after apply", tf.version));
+
+        // What AWS holds: the attributes and the actions in order.
+        let elb = moto.elbv2().await;
+        let lbs = elb
+            .describe_load_balancers()
+            .names("every-arg")
+            .names("every-arg-nlb")
+            .send()
+            .await
+            .unwrap();
+        let arn_of = |name: &str| {
+            lbs.load_balancers()
+                .iter()
+                .find(|l| l.load_balancer_name() == Some(name))
+                .unwrap()
+                .load_balancer_arn()
+                .unwrap()
+                .to_string()
+        };
+        let alb = support::aws::lb_attributes(&moto, &arn_of("every-arg")).await;
+        for (key, value) in [
+            ("routing.http.desync_mitigation_mode", "strictest"),
+            ("waf.fail_open.enabled", "true"),
+            ("routing.http.xff_client_port.enabled", "true"),
+            ("routing.http.xff_header_processing.mode", "preserve"),
+            ("routing.http.x_amzn_tls_version_and_cipher_suite.enabled", "true"),
+            ("routing.http.preserve_host_header.enabled", "true"),
+            ("client_keep_alive.seconds", "7200"),
+            ("zonal_shift.config.enabled", "true"),
+            ("connection_logs.s3.enabled", "true"),
+            ("connection_logs.s3.bucket", "connection-logs"),
+        ] {
+            assert_eq!(alb.get(key).map(String::as_str), Some(value), "{key}: {alb:?}");
+        }
+        let nlb = support::aws::lb_attributes(&moto, &arn_of("every-arg-nlb")).await;
+        assert_eq!(
+            nlb.get("dns_record.client_routing_policy").map(String::as_str),
+            Some("availability_zone_affinity")
+        );
+        let listeners = support::aws::listeners(&moto, &arn_of("every-arg")).await;
+        let types: Vec<_> = listeners[0]
+            .default_actions()
+            .iter()
+            .map(|a| (a.order(), a.r#type().unwrap().as_str().to_string()))
+            .collect();
+        assert_eq!(
+            types,
+            [(Some(1), "authenticate-oidc".to_string()), (Some(2), "forward".to_string())]
+        );
+
+        // A change of one of them is an in-place update of that one attribute.
+        w.write_config(&config("monitor"));
+        let plan = w.plan_json();
+        assert!(plan.updates_in_place("elbv2_load_balancer.alb"), "terraform {}", tf.version);
+        assert!(plan.changes_attribute("elbv2_load_balancer.alb", "desync_mitigation_mode"));
+        w.apply();
+        w.assert_no_changes(&format!("terraform {}: after changing desync_mitigation_mode", tf.version));
+        let destroy = w.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(destroy.ok, "{}", destroy.all());
+        assert_eq!(inventory(&moto).await, (0, 0, 0, 0));
+    }
+}
+
+#[tokio::test]
+async fn import_blocks_by_identity_and_identity_in_state() {
+    use tgbind_aws::elbv2::types::{ProtocolEnum, TargetTypeEnum};
+    for tf in terraforms() {
+        if !at_least(&tf.version, (1, 12)) {
+            continue; // resource identity is Terraform 1.12's
+        }
+        let moto = Moto::start();
+        let vpc = moto.default_vpc();
+        let created = moto
+            .elbv2()
+            .await
+            .create_target_group()
+            .name("by-identity")
+            .port(80)
+            .protocol(ProtocolEnum::Http)
+            .vpc_id(&vpc)
+            .target_type(TargetTypeEnum::Ip)
+            .send()
+            .await
+            .unwrap();
+        let arn = created.target_groups()[0].target_group_arn().unwrap().to_string();
+        let w = Workdir::new(&tf, &moto);
+        w.write_config(&format!(
+            r#"
+import {{
+  to       = elbv2_target_group.app
+  identity = {{
+    arn = "{arn}"
+  }}
+}}
+
+resource "elbv2_target_group" "app" {{
+  name        = "by-identity"
+  port        = 80
+  protocol    = "HTTP"
+  vpc_id      = "{vpc}"
+  target_type = "ip"
+}}
+"#
+        ));
+        let apply = w.apply();
+        assert!(apply.all().contains("1 imported"), "terraform {}: {}", tf.version, apply.all());
+        let show = w.terraform(&["show", "-json"]);
+        let state: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+        let resource = &state["values"]["root_module"]["resources"][0];
+        assert_eq!(
+            resource["identity"]["arn"],
+            serde_json::json!(arn),
+            "terraform {}: {resource}",
+            tf.version
+        );
+        w.assert_no_changes(&format!("terraform {}: after an import by identity", tf.version));
+    }
+}
+
+/// Adoption in one step (Terraform 1.14 and later): `terraform query` finds a load balancer made
+/// outside Terraform (as the AWS Load Balancer Controller makes one from an Ingress) with its
+/// listener, rule and target group; `-generate-config-out` writes resources and import blocks;
+/// the plan imports all four and changes nothing; after apply, nothing is left to change.
+#[tokio::test]
+async fn terraform_query_lists_and_generated_config_adopts_with_an_empty_plan() {
+    use tgbind_aws::elbv2::types::{Action, ActionTypeEnum, PathPatternConditionConfig, ProtocolEnum, RuleCondition, Tag, TargetTypeEnum};
+    for tf in terraforms() {
+        if !at_least(&tf.version, (1, 14)) {
+            continue; // `terraform query` is Terraform 1.14's
+        }
+        let moto = Moto::start();
+        let vpc = moto.default_vpc();
+        let subnets = moto.default_subnets()[..2].to_vec();
+        let elb = moto.elbv2().await;
+        let tag = Tag::builder().key("elbv2.k8s.aws/cluster").value("prod").build();
+        let lb = elb
+            .create_load_balancer()
+            .name("k8s-shop-web")
+            .set_subnets(Some(subnets))
+            .tags(tag.clone())
+            .send()
+            .await
+            .unwrap();
+        let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+        let group = elb
+            .create_target_group()
+            .name("k8s-shop-web-80")
+            .port(80)
+            .protocol(ProtocolEnum::Http)
+            .vpc_id(&vpc)
+            .target_type(TargetTypeEnum::Ip)
+            .tags(tag)
+            .send()
+            .await
+            .unwrap();
+        let group_arn = group.target_groups()[0].target_group_arn().unwrap().to_string();
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(&group_arn)
+            .build();
+        let listener = elb
+            .create_listener()
+            .load_balancer_arn(&lb_arn)
+            .port(80)
+            .protocol(ProtocolEnum::Http)
+            .default_actions(forward.clone())
+            .send()
+            .await
+            .unwrap();
+        let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+        elb.create_rule()
+            .listener_arn(&listener_arn)
+            .priority(5)
+            .actions(forward)
+            .conditions(
+                RuleCondition::builder()
+                    .field("path-pattern")
+                    .path_pattern_config(PathPatternConditionConfig::builder().values("/api/*").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+
+        let w = Workdir::new(&tf, &moto);
+        w.write_config("");
+        w.write_raw(
+            "adopt.tfquery.hcl",
+            &format!(
+                r#"
+list "elbv2_load_balancer" "ingress" {{
+  provider         = elbv2
+  include_resource = true
+  config {{
+    tags = {{ "elbv2.k8s.aws/cluster" = "prod" }}
+  }}
+}}
+
+list "elbv2_target_group" "ingress" {{
+  provider         = elbv2
+  include_resource = true
+  config {{
+    tags = {{ "elbv2.k8s.aws/cluster" = "prod" }}
+  }}
+}}
+
+list "elbv2_listener" "ingress" {{
+  provider         = elbv2
+  include_resource = true
+  config {{
+    load_balancer_arn = "{lb_arn}"
+  }}
+}}
+
+list "elbv2_listener_rule" "ingress" {{
+  provider         = elbv2
+  include_resource = true
+  config {{
+    listener_arn = "{listener_arn}"
+  }}
+}}
+"#
+            ),
+        );
+        let query = w.terraform(&["query", "-no-color", "-generate-config-out=generated.tf"]);
+        assert!(query.ok, "terraform {} query: {}", tf.version, query.all());
+        for name in ["k8s-shop-web", "k8s-shop-web-80"] {
+            assert!(
+                query.all().contains(name),
+                "terraform {}: {name} not listed:\n{}",
+                tf.version,
+                query.all()
+            );
+        }
+        let generated = std::fs::read_to_string(w.path().join("generated.tf")).unwrap();
+        // The query file only describes the search; the plan needs the generated configuration.
+        std::fs::remove_file(w.path().join("adopt.tfquery.hcl")).unwrap();
+        let plan = w.terraform(&["plan", "-no-color", "-input=false"]);
+        assert!(plan.ok, "terraform {}: {}\n{generated}", tf.version, plan.all());
+        assert!(
+            plan.all().contains("4 to import, 0 to add, 0 to change, 0 to destroy"),
+            "terraform {}: the generated configuration does not plan a pure import:\n{}\n{generated}",
+            tf.version,
+            plan.all()
+        );
+        w.apply();
+        w.assert_no_changes(&format!("terraform {}: after adopting the ingress's load balancer", tf.version));
     }
 }

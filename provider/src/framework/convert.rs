@@ -35,6 +35,7 @@ fn block_to_proto(b: &Block, version: i64) -> pb::schema::Block {
         description: b.description.clone(),
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: false,
+        deprecation_message: String::new(),
     }
 }
 
@@ -50,6 +51,7 @@ fn attribute_to_proto(a: &Attribute) -> pb::schema::Attribute {
         sensitive: a.sensitive,
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: false,
+        deprecation_message: String::new(),
         write_only: false,
     }
 }

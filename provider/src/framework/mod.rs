@@ -4,6 +4,7 @@
 
 mod convert;
 mod diag;
+mod identity;
 pub mod plan;
 mod resource;
 pub mod schema;

@@ -93,6 +93,16 @@ pub trait Resource<C: Sync>: Send + Sync {
         self.read_id(ctx, id, &Value::Null, blocks, diags).await
     }
 
+    /// `terraform query` (Terraform 1.14 and later): the schema of a `list` block's `config` (the
+    /// filters), or `None` when this resource is not listed.
+    fn list_schema(&self) -> Option<Schema> {
+        None
+    }
+    /// The objects a `list` block's `config` selects, each as an import would read it.
+    async fn list(&self, _ctx: &C, _filter: &Value, _blocks: Blocks, _diags: &mut Diagnostics) -> Vec<Value> {
+        Vec::new()
+    }
+
     /// Resource types of terraform-provider-aws (`hashicorp/aws`) whose state a `moved` block may
     /// hand to this resource (MoveResourceState). Their attribute names are ours, so the state is
     /// taken as it is: attributes we lack are dropped and the next refresh fills the rest.

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::convert::{decode_dynamic, diagnostics_to_proto, encode_dynamic, normalize_blocks, path_to_proto, schema_to_proto};
+use super::identity;
 use super::plan::plan_change_with;
 use super::resource::{Blocks, DataSource, ProviderContext, ProviderDefinition, Resource};
 use super::tags::plan_tags_all;
@@ -19,6 +20,8 @@ use crate::tfvalue::{decode_json, AttributePath, Value};
 /// A resource or data source with the schema it declared, built once at start.
 struct Registered<T: ?Sized> {
     schema: Schema,
+    /// A resource's `list` block schema (`terraform query`); none for data sources.
+    list_schema: Option<Schema>,
     imp: Arc<T>,
 }
 
@@ -48,6 +51,7 @@ impl<P: ProviderDefinition> ProviderService<P> {
                     r.type_name(),
                     Registered {
                         schema: r.schema(),
+                        list_schema: r.list_schema(),
                         imp: r,
                     },
                 )
@@ -61,6 +65,7 @@ impl<P: ProviderDefinition> ProviderService<P> {
                     d.type_name(),
                     Registered {
                         schema: d.schema(),
+                        list_schema: None,
                         imp: d,
                     },
                 )
@@ -82,6 +87,13 @@ impl<P: ProviderDefinition> ProviderService<P> {
             .get(name)
             .ok_or_else(|| Status::not_found(format!("unknown resource type {name:?}")))
     }
+    fn list_schema(&self, name: &str) -> Result<&Schema, Status> {
+        self.resource(name)?
+            .list_schema
+            .as_ref()
+            .ok_or_else(|| Status::not_found(format!("{name} has no list resource")))
+    }
+
     fn data_source(&self, name: &str) -> Result<&Registered<dyn DataSource<P::Context>>, Status> {
         self.data_sources
             .get(name)
@@ -134,10 +146,17 @@ impl<P: ProviderDefinition> ProviderService<P> {
                 .iter()
                 .map(|(n, d)| (n.to_string(), schema_to_proto(&d.schema)))
                 .collect(),
+            list_resource_schemas: self
+                .resources
+                .iter()
+                .filter_map(|(n, r)| Some((n.to_string(), schema_to_proto(r.list_schema.as_ref()?))))
+                .collect(),
             server_capabilities: Some(pb::ServerCapabilities {
                 plan_destroy: false,
                 get_provider_schema_optional: false,
                 move_resource_state: true,
+                // Terraform writes `-generate-config-out` from the schema and the state itself.
+                generate_resource_config: false,
             }),
             ..Default::default()
         }
@@ -159,6 +178,12 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                 .keys()
                 .map(|n| pb::get_metadata::DataSourceMetadata { type_name: n.to_string() })
                 .collect(),
+            list_resources: self
+                .resources
+                .iter()
+                .filter(|(_, r)| r.list_schema.is_some())
+                .map(|(n, _)| pb::get_metadata::ListResourceMetadata { type_name: n.to_string() })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -168,13 +193,6 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         _: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
         Ok(Response::new(self.schema.get_or_init(|| self.build_schema()).clone()))
-    }
-
-    async fn get_resource_identity_schemas(
-        &self,
-        _: Request<pb::get_resource_identity_schemas::Request>,
-    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
-        Ok(Response::new(Default::default()))
     }
 
     async fn get_functions(&self, _: Request<pb::get_functions::Request>) -> Result<Response<pb::get_functions::Response>, Status> {
@@ -303,6 +321,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         }
         normalize_blocks(&resource.schema.block, &mut new_state);
         Ok(Response::new(pb::read_resource::Response {
+            new_identity: identity::of_state(&new_state),
             new_state: Some(encode_dynamic(&new_state, &ty)),
             diagnostics: diagnostics_to_proto(&diags),
             private: req.private,
@@ -365,6 +384,10 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                 resource.imp.modify_plan(&ctx, &prior, &config, &mut plan.planned, &mut diags);
             }
             normalize_blocks(&schema.block, &mut plan.planned);
+            // Known while the object stays the same one; a create or replacement learns it at apply.
+            if plan.requires_replace.is_empty() {
+                response.planned_identity = identity::of_state(&plan.planned);
+            }
             response.planned_state = Some(encode_dynamic(&plan.planned, &ty));
             response.requires_replace = plan.requires_replace.iter().map(path_to_proto).collect();
         }
@@ -431,11 +454,11 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         new_state.unknowns_to_null();
         normalize_blocks(&resource.schema.block, &mut new_state);
         Ok(Response::new(pb::apply_resource_change::Response {
+            new_identity: identity::of_state(&new_state),
             new_state: Some(encode_dynamic(&new_state, &ty)),
             private: req.planned_private,
             diagnostics: diagnostics_to_proto(&diags),
             legacy_type_system: blanks || !kept.is_empty(),
-            ..Default::default()
         }))
     }
 
@@ -489,9 +512,97 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         }
         normalize_blocks(&resource.schema.block, &mut state);
         Ok(Response::new(pb::move_resource_state::Response {
+            target_identity: identity::of_state(&state),
             target_state: Some(encode_dynamic(&state, &ty)),
             diagnostics: diagnostics_to_proto(&diags),
             ..Default::default()
+        }))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        req: Request<pb::validate_list_resource_config::Request>,
+    ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
+        let req = req.into_inner();
+        let schema = self.list_schema(&req.type_name)?;
+        let diagnostics = validate_config(schema, req.config.as_ref(), "list configuration");
+        Ok(Response::new(pb::validate_list_resource_config::Response { diagnostics }))
+    }
+
+    /// `terraform query`: the objects a `list` block selects, one event each, with their identity
+    /// and (when asked, as for `-generate-config-out`) their state.
+    async fn list_resource(
+        &self,
+        req: Request<pb::list_resource::Request>,
+    ) -> Result<Response<tonic::codegen::BoxStream<pb::list_resource::Event>>, Status> {
+        let req = req.into_inner();
+        let resource = self.resource(&req.type_name)?;
+        let list_schema = self.list_schema(&req.type_name)?;
+        let ty = resource.schema.value_type();
+        let mut diags = Diagnostics::new();
+        let filter = decode_dynamic(req.config.as_ref(), &list_schema.value_type(), "list configuration", &mut diags);
+        let mut events = Vec::new();
+        if !diags.has_errors() {
+            if let Some(ctx) = self.context(&mut diags).await {
+                let mut work_diags = Diagnostics::new();
+                let listed = self
+                    .cancellable(&mut diags, resource.imp.list(&ctx, &filter, self.import_blocks(), &mut work_diags))
+                    .await;
+                diags.extend(work_diags);
+                let limit = usize::try_from(req.limit).ok().filter(|l| *l > 0).unwrap_or(usize::MAX);
+                for mut state in listed.unwrap_or_default().into_iter().take(limit) {
+                    normalize_blocks(&resource.schema.block, &mut state);
+                    let name = state
+                        .get("name")
+                        .as_str()
+                        .or(state.get("arn").as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    events.push(pb::list_resource::Event {
+                        identity: identity::of_state(&state),
+                        display_name: name,
+                        resource_object: req.include_resource_object.then(|| encode_dynamic(&state, &ty)),
+                        diagnostic: Vec::new(),
+                    });
+                }
+            }
+        }
+        if !diags.is_empty() {
+            events.push(pb::list_resource::Event {
+                diagnostic: diagnostics_to_proto(&diags),
+                ..Default::default()
+            });
+        }
+        Ok(Response::new(Box::pin(tokio_stream::iter(events.into_iter().map(Ok)))))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        let identity_schemas = self
+            .resources
+            .iter()
+            .map(|(name, r)| (name.to_string(), identity::schema(r.imp.import_id().description)))
+            .collect();
+        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+            identity_schemas,
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        req: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
+        let req = req.into_inner();
+        self.resource(&req.type_name)?;
+        let mut diags = Diagnostics::new();
+        let raw = req.raw_identity.map(|r| r.json).unwrap_or_default();
+        let upgraded_identity = identity::upgrade(&raw, &mut diags);
+        Ok(Response::new(pb::upgrade_resource_identity::Response {
+            upgraded_identity,
+            diagnostics: diagnostics_to_proto(&diags),
         }))
     }
 
@@ -505,31 +616,34 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         let mut diags = Diagnostics::new();
         let mut imported = Vec::new();
         let id_form = resource.imp.import_id();
-        if !(id_form.accepts)(&req.id) {
+        // `import { identity = { arn = ... } }` sends the identity instead of an ID.
+        let id = match identity::arn_of(req.identity.as_ref(), &mut diags) {
+            Some(arn) if req.id.is_empty() => arn,
+            _ => req.id.clone(),
+        };
+        if !(id_form.accepts)(&id) {
             diags.error_at(
                 &AttributePath::root(),
                 "Invalid import ID",
-                format!("{:?} is not {}, such as {}.", req.id, id_form.description, id_form.example),
+                format!("{id:?} is not {}, such as {}.", id_form.description, id_form.example),
             );
         } else if let Some(ctx) = self.context(&mut diags).await {
             let mut work_diags = Diagnostics::new();
             let state = self
-                .cancellable(
-                    &mut diags,
-                    resource.imp.import(&ctx, &req.id, self.import_blocks(), &mut work_diags),
-                )
+                .cancellable(&mut diags, resource.imp.import(&ctx, &id, self.import_blocks(), &mut work_diags))
                 .await;
             let failed = work_diags.has_errors();
             diags.extend(work_diags);
             match state {
                 Some(Value::Null) if !failed => diags.error(
                     "Cannot import non-existent remote object",
-                    format!("No {} with ID {:?} exists.", req.type_name, req.id),
+                    format!("No {} with ID {id:?} exists.", req.type_name),
                 ),
                 Some(mut state) if !failed => {
                     normalize_blocks(&resource.schema.block, &mut state);
                     imported.push(pb::import_resource_state::ImportedResource {
                         type_name: req.type_name.clone(),
+                        identity: identity::of_state(&state),
                         state: Some(encode_dynamic(&state, &ty)),
                         ..Default::default()
                     });

@@ -2,15 +2,58 @@
 //! schema, cross-field rules, and pure conversions to and from the ELBv2 API types.
 
 use tgbind_aws::elbv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum,
-    TargetGroupStickinessConfig, TargetGroupTuple,
+    Action, ActionTypeEnum, AuthenticateCognitoActionConditionalBehaviorEnum, AuthenticateCognitoActionConfig,
+    AuthenticateOidcActionConditionalBehaviorEnum, AuthenticateOidcActionConfig, FixedResponseActionConfig, ForwardActionConfig,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig, TargetGroupTuple,
 };
 
 use crate::framework::{validators as v, Attribute, Block, Diagnostics, NestedBlock};
 use crate::resources::values::{i32_of, order_like, str_of};
 use crate::tfvalue::{AttributePath, Value};
 
-pub const ACTION_TYPES: &[&str] = &["forward", "redirect", "fixed-response"];
+pub const ACTION_TYPES: &[&str] = &["forward", "redirect", "fixed-response", "authenticate-oidc", "authenticate-cognito"];
+/// The actions that answer the request; every action list ends with exactly one of them, after
+/// any authenticate actions.
+const TERMINAL_TYPES: &[&str] = &["forward", "redirect", "fixed-response"];
+/// Each action type's block (`forward` is optional: `target_group_arn` does it for one group).
+const ACTION_BLOCKS: [(&str, &str); 5] = [
+    ("forward", "forward"),
+    ("redirect", "redirect"),
+    ("fixed-response", "fixed_response"),
+    ("authenticate-oidc", "authenticate_oidc"),
+    ("authenticate-cognito", "authenticate_cognito"),
+];
+
+/// The arguments both authenticate actions have.
+fn with_session_arguments(block: Block) -> Block {
+    block
+        .attribute(
+            Attribute::string_map("authentication_request_extra_params")
+                .description("Query parameters (at most 10) added to the redirect to the identity provider."),
+        )
+        .attribute(
+            Attribute::string("on_unauthenticated_request")
+                .optional_computed()
+                .description("For a request without a session: `deny`, `allow` or `authenticate` (the default).")
+                .validate(v::one_of(&["deny", "allow", "authenticate"])),
+        )
+        .attribute(
+            Attribute::string("scope")
+                .optional_computed()
+                .description("Claims asked of the identity provider; default `openid`."),
+        )
+        .attribute(
+            Attribute::string("session_cookie_name")
+                .optional_computed()
+                .description("Name of the session cookie; default `AWSELBAuthSessionCookie`."),
+        )
+        .attribute(
+            Attribute::number("session_timeout")
+                .optional_computed()
+                .description("Seconds a session lasts, 1-604800; default 604800 (7 days).")
+                .validate(v::int_between(1, 604_800)),
+        )
+}
 
 /// The schema of one action block (named `default_action` or `action` by the resource).
 pub fn action_block(name: &str) -> NestedBlock {
@@ -102,11 +145,63 @@ pub fn action_block(name: &str) -> NestedBlock {
                 .description("HTTP status code: 2XX, 4XX or 5XX.")
                 .validate(v::matches(r"^[245]\d\d$", "must be a 2XX, 4XX or 5XX status code")),
         );
+    let oidc = with_session_arguments(
+        Block::new()
+            .attribute(
+                Attribute::string("authorization_endpoint")
+                    .required()
+                    .description("Authorization endpoint of the identity provider (an HTTPS URL)."),
+            )
+            .attribute(
+                Attribute::string("client_id")
+                    .required()
+                    .description("OAuth 2.0 client identifier."),
+            )
+            .attribute(
+                Attribute::string("client_secret")
+                    .required()
+                    .sensitive()
+                    .description("OAuth 2.0 client secret. AWS never returns it: drift in it is not detected."),
+            )
+            .attribute(
+                Attribute::string("issuer")
+                    .required()
+                    .description("OIDC issuer identifier of the identity provider (an HTTPS URL)."),
+            )
+            .attribute(
+                Attribute::string("token_endpoint")
+                    .required()
+                    .description("Token endpoint of the identity provider (an HTTPS URL)."),
+            )
+            .attribute(
+                Attribute::string("user_info_endpoint")
+                    .required()
+                    .description("User info endpoint of the identity provider (an HTTPS URL)."),
+            ),
+    );
+    let cognito = with_session_arguments(
+        Block::new()
+            .attribute(
+                Attribute::string("user_pool_arn")
+                    .required()
+                    .description("ARN of the Amazon Cognito user pool."),
+            )
+            .attribute(
+                Attribute::string("user_pool_client_id")
+                    .required()
+                    .description("ID of the user pool's app client."),
+            )
+            .attribute(
+                Attribute::string("user_pool_domain")
+                    .required()
+                    .description("Domain prefix or fully qualified domain of the user pool."),
+            ),
+    );
     let action = Block::new()
         .attribute(
             Attribute::string("type")
                 .required()
-                .description("`forward`, `redirect` or `fixed-response`.")
+                .description("`forward`, `redirect` or `fixed-response`, which answer the request, or `authenticate-oidc` / `authenticate-cognito` before one of them (HTTPS listeners).")
                 .validate(v::one_of(ACTION_TYPES)),
         )
         .attribute(
@@ -133,8 +228,20 @@ pub fn action_block(name: &str) -> NestedBlock {
             NestedBlock::list("fixed_response", fixed_response)
                 .max_items(1)
                 .with_description("For `fixed-response`."),
+        )
+        .block(
+            NestedBlock::list("authenticate_oidc", oidc)
+                .max_items(1)
+                .with_description("For `authenticate-oidc`: users sign in with an OpenID Connect identity provider."),
+        )
+        .block(
+            NestedBlock::list("authenticate_cognito", cognito)
+                .max_items(1)
+                .with_description("For `authenticate-cognito`: users sign in through an Amazon Cognito user pool."),
         );
-    NestedBlock::list(name, action).min_items(1).max_items(1)
+    NestedBlock::list(name, action)
+        .min_items(1)
+        .with_description("What happens to the requests, in order: any authenticate actions, then one action that answers (forward, redirect or fixed response).")
 }
 
 /// Rules the schema cannot express, for the action blocks at `path` (e.g. `default_action`). They
@@ -142,17 +249,17 @@ pub fn action_block(name: &str) -> NestedBlock {
 /// blocks and arguments are present (an unknown value is present), and literal flags. Whether two
 /// ARNs are the same is left to [`check_values`], before the AWS call.
 pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+    validate_sequence(actions, path, diags);
     for (i, action) in actions.elements().iter().enumerate() {
         let at = path.index(i);
         let Some(kind) = action.get("type").as_str() else { continue };
         let has = |name: &str| !action.get(name).elements().is_empty() || action.get(name).is_unknown();
-        let needed = match kind {
-            "forward" => None,
-            "redirect" => Some("redirect"),
-            "fixed-response" => Some("fixed_response"),
-            _ => continue,
-        };
-        for block in ["forward", "redirect", "fixed_response"] {
+        if !ACTION_TYPES.contains(&kind) {
+            continue;
+        }
+        // `forward` may also be written with `target_group_arn` alone.
+        let needed = ACTION_BLOCKS.iter().find(|(t, _)| *t == kind && kind != "forward").map(|(_, b)| *b);
+        for (_, block) in ACTION_BLOCKS {
             let wanted = Some(block) == needed || (kind == "forward" && block == "forward");
             if has(block) && !wanted {
                 diags.error_at(
@@ -207,6 +314,41 @@ pub fn validate(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) 
     }
 }
 
+/// Authenticate actions first, then exactly one action that answers, as AWS applies them: by
+/// `order` where every action has one, otherwise as written.
+fn validate_sequence(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+    let items = actions.elements();
+    let types: Option<Vec<&str>> = items.iter().map(|a| a.get("type").as_str()).collect();
+    let Some(types) = types else { return };
+    let orders: Option<Vec<i64>> = items.iter().map(|a| a.get("order").as_i64()).collect();
+    let mut sequence: Vec<usize> = (0..items.len()).collect();
+    if let Some(orders) = &orders {
+        sequence.sort_by_key(|&i| orders[i]);
+    }
+    let terminal: Vec<usize> = sequence.iter().copied().filter(|&i| TERMINAL_TYPES.contains(&types[i])).collect();
+    match terminal.as_slice() {
+        [] if !items.is_empty() => diags.error_at(
+            &path.index(items.len() - 1).child("type"),
+            "Missing final action",
+            "The actions must end with a forward, redirect or fixed-response action.",
+        ),
+        [only] if sequence.last() != Some(only) => diags.error_at(
+            &path.index(*only).child("type"),
+            "Action out of order",
+            format!(
+                "A {:?} action answers the request, so it must come last (after the authenticate actions).",
+                types[*only]
+            ),
+        ),
+        [_, extra, ..] => diags.error_at(
+            &path.index(*extra).child("type"),
+            "More than one final action",
+            "Only one forward, redirect or fixed-response action may follow the authenticate actions.",
+        ),
+        _ => {}
+    }
+}
+
 /// Rules on the ARNs of the planned action blocks, known only once the target groups exist: run
 /// before the create or update call (see `framework::ApplyCheck`).
 pub fn check_values(actions: &Value, path: &AttributePath, diags: &mut Diagnostics) {
@@ -243,6 +385,23 @@ pub fn check_values(actions: &Value, path: &AttributePath, diags: &mut Diagnosti
     }
 }
 
+/// The API form of a planned action list. AWS needs `Order` when there are several actions: where
+/// the configuration leaves it out, the position in the list gives it (1, 2, ...).
+pub fn list_to_sdk(actions: &Value) -> Vec<Action> {
+    let items = actions.elements();
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let mut action = to_sdk(a);
+            if items.len() > 1 && action.order.is_none() {
+                action.order = Some(i as i32 + 1);
+            }
+            action
+        })
+        .collect()
+}
+
 /// The API form of one planned action block.
 pub fn to_sdk(action: &Value) -> Action {
     let kind = action.get("type").as_str().unwrap_or("forward");
@@ -264,6 +423,41 @@ pub fn to_sdk(action: &Value) -> Action {
                         .build(),
                 )
                 .build()
+        }
+        "authenticate-oidc" => {
+            let a = action.first_block("authenticate_oidc");
+            let config = AuthenticateOidcActionConfig::builder()
+                .set_authorization_endpoint(str_of(a.get("authorization_endpoint")))
+                .set_client_id(str_of(a.get("client_id")))
+                .set_client_secret(str_of(a.get("client_secret")))
+                .set_issuer(str_of(a.get("issuer")))
+                .set_token_endpoint(str_of(a.get("token_endpoint")))
+                .set_user_info_endpoint(str_of(a.get("user_info_endpoint")))
+                .set_authentication_request_extra_params(extra_params(a))
+                .set_on_unauthenticated_request(
+                    str_of(a.get("on_unauthenticated_request")).map(|s| AuthenticateOidcActionConditionalBehaviorEnum::from(s.as_str())),
+                )
+                .set_scope(str_of(a.get("scope")))
+                .set_session_cookie_name(str_of(a.get("session_cookie_name")))
+                .set_session_timeout(a.get("session_timeout").as_i64())
+                .build();
+            builder.authenticate_oidc_config(config).build()
+        }
+        "authenticate-cognito" => {
+            let a = action.first_block("authenticate_cognito");
+            let config = AuthenticateCognitoActionConfig::builder()
+                .set_user_pool_arn(str_of(a.get("user_pool_arn")))
+                .set_user_pool_client_id(str_of(a.get("user_pool_client_id")))
+                .set_user_pool_domain(str_of(a.get("user_pool_domain")))
+                .set_authentication_request_extra_params(extra_params(a))
+                .set_on_unauthenticated_request(
+                    str_of(a.get("on_unauthenticated_request")).map(|s| AuthenticateCognitoActionConditionalBehaviorEnum::from(s.as_str())),
+                )
+                .set_scope(str_of(a.get("scope")))
+                .set_session_cookie_name(str_of(a.get("session_cookie_name")))
+                .set_session_timeout(a.get("session_timeout").as_i64())
+                .build();
+            builder.authenticate_cognito_config(config).build()
         }
         "fixed-response" => {
             let f = action.first_block("fixed_response");
@@ -312,6 +506,33 @@ pub fn to_sdk(action: &Value) -> Action {
     }
 }
 
+fn extra_params(block: &Value) -> Option<std::collections::HashMap<String, String>> {
+    let params = block.get("authentication_request_extra_params");
+    params.is_set().then(|| params.as_string_map().into_iter().collect())
+}
+
+/// The session arguments of an authenticate block as AWS reports them.
+fn session_values(
+    extra: Option<&std::collections::HashMap<String, String>>,
+    on_unauthenticated: Option<&str>,
+    scope: Option<&str>,
+    cookie: Option<&str>,
+    timeout: Option<i64>,
+) -> [(&'static str, Value); 5] {
+    [
+        (
+            "authentication_request_extra_params",
+            extra
+                .filter(|m| !m.is_empty())
+                .map_or(Value::Null, |m| Value::string_map(m.clone())),
+        ),
+        ("on_unauthenticated_request", Value::opt_string(on_unauthenticated)),
+        ("scope", Value::opt_string(scope)),
+        ("session_cookie_name", Value::opt_string(cookie)),
+        ("session_timeout", Value::opt_i64(timeout)),
+    ]
+}
+
 fn opt_i32(n: Option<i32>) -> Value {
     Value::opt_i64(n.map(i64::from))
 }
@@ -324,8 +545,54 @@ pub fn from_sdk(action: &Action, prior: &Value) -> Value {
     let mut forward = Vec::new();
     let mut redirect = Vec::new();
     let mut fixed_response = Vec::new();
+    let mut authenticate_oidc = Vec::new();
+    let mut authenticate_cognito = Vec::new();
     let mut target_group_arn = Value::Null;
     match kind.as_str() {
+        "authenticate-oidc" => {
+            if let Some(c) = action.authenticate_oidc_config() {
+                // AWS does not return the secret: the configured one stays.
+                let prior_secret = prior.first_block("authenticate_oidc").get("client_secret").clone();
+                let secret = if prior_secret.is_set() {
+                    prior_secret
+                } else {
+                    Value::opt_string(c.client_secret())
+                };
+                let mut fields = vec![
+                    ("authorization_endpoint", Value::opt_string(c.authorization_endpoint())),
+                    ("client_id", Value::opt_string(c.client_id())),
+                    ("client_secret", secret),
+                    ("issuer", Value::opt_string(c.issuer())),
+                    ("token_endpoint", Value::opt_string(c.token_endpoint())),
+                    ("user_info_endpoint", Value::opt_string(c.user_info_endpoint())),
+                ];
+                fields.extend(session_values(
+                    c.authentication_request_extra_params(),
+                    c.on_unauthenticated_request().map(|b| b.as_str()),
+                    c.scope(),
+                    c.session_cookie_name(),
+                    c.session_timeout(),
+                ));
+                authenticate_oidc.push(Value::object(fields));
+            }
+        }
+        "authenticate-cognito" => {
+            if let Some(c) = action.authenticate_cognito_config() {
+                let mut fields = vec![
+                    ("user_pool_arn", Value::opt_string(c.user_pool_arn())),
+                    ("user_pool_client_id", Value::opt_string(c.user_pool_client_id())),
+                    ("user_pool_domain", Value::opt_string(c.user_pool_domain())),
+                ];
+                fields.extend(session_values(
+                    c.authentication_request_extra_params(),
+                    c.on_unauthenticated_request().map(|b| b.as_str()),
+                    c.scope(),
+                    c.session_cookie_name(),
+                    c.session_timeout(),
+                ));
+                authenticate_cognito.push(Value::object(fields));
+            }
+        }
         "forward" => {
             let config = action.forward_config();
             let mut groups: Vec<(String, i64)> = config
@@ -385,6 +652,8 @@ pub fn from_sdk(action: &Action, prior: &Value) -> Value {
         ("forward", Value::List(forward)),
         ("redirect", Value::List(redirect)),
         ("fixed_response", Value::List(fixed_response)),
+        ("authenticate_oidc", Value::List(authenticate_oidc)),
+        ("authenticate_cognito", Value::List(authenticate_cognito)),
     ])
 }
 
@@ -453,6 +722,8 @@ mod tests {
             ("forward", Value::List(vec![])),
             ("redirect", Value::List(vec![])),
             ("fixed_response", Value::List(vec![])),
+            ("authenticate_oidc", Value::List(vec![])),
+            ("authenticate_cognito", Value::List(vec![])),
         ])
     }
 

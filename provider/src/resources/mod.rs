@@ -9,9 +9,13 @@
 //! - `data_source.rs` (when it has one): the data source, reusing the schema, model and calls.
 //!
 //! Adding a resource: a new folder with those files (the framework already plans `tags_all` for
-//! schemas that have it, checks import IDs against [`ImportId`](crate::framework::ImportId) and
-//! runs the schema's checks), one line in [`resources`] (and in [`data_sources`]), an example
-//! under `examples/resources/<type>/resource.tf`, then `bash scripts/gen-docs.sh` for its page.
+//! schemas that have it, checks import IDs against [`ImportId`](crate::framework::ImportId), runs
+//! the schema's checks, and gives every resource its identity, the state's `arn`), one line in
+//! [`resources`] (and in [`data_sources`]), an example under
+//! `examples/resources/<type>/resource.tf`, then `bash scripts/gen-docs.sh` for its page. Optional:
+//! `list_schema` + `list` for `terraform query` (a `schema::list_schema()` and the Describe call
+//! that lists ARNs, read through `remote::read_listed`), `moves_from` for `moved` blocks from
+//! terraform-provider-aws, `Schema::keeps_blocks` for blocks of settings every object has.
 
 pub mod actions;
 pub mod listener;

@@ -9,7 +9,7 @@ use tgbind_aws::error_message;
 
 use crate::context::Elbv2Context;
 use crate::framework::tags::tag_changes;
-use crate::framework::Diagnostics;
+use crate::framework::{Blocks, Diagnostics, Resource};
 use crate::resources::values::exactly_one;
 use crate::tfvalue::Value;
 
@@ -68,7 +68,7 @@ pub async fn update_tags(ctx: &Elbv2Context, arn: &str, prior: &Value, planned: 
 }
 
 /// The candidates whose tags include every wanted tag (DescribeTags takes 20 ARNs per call).
-async fn filter_by_tags(
+pub async fn filter_by_tags(
     ctx: &Elbv2Context,
     arns: Vec<String>,
     wanted: &BTreeMap<String, String>,
@@ -121,4 +121,37 @@ where
     };
     let matches = filter_by_tags(ctx, candidates, &config.get("tags").as_string_map(), diags).await?;
     exactly_one(matches, what, diags)
+}
+
+/// The states of listed objects, read one by one as an import reads them (`terraform query`); an
+/// object deleted meanwhile is left out. `list_arns` gives the ARNs or the failed call and message.
+pub async fn read_listed<R>(
+    resource: &R,
+    ctx: &Elbv2Context,
+    list_arns: Result<Vec<String>, (String, String)>,
+    tags: &BTreeMap<String, String>,
+    blocks: Blocks,
+    diags: &mut Diagnostics,
+) -> Vec<Value>
+where
+    R: Resource<Elbv2Context> + ?Sized,
+{
+    let arns = match list_arns {
+        Ok(arns) => arns,
+        Err((operation, message)) => {
+            diags.error(format!("{operation} failed"), message);
+            return Vec::new();
+        }
+    };
+    let Some(arns) = filter_by_tags(ctx, arns, tags, diags).await else {
+        return Vec::new();
+    };
+    let mut states = Vec::new();
+    for arn in arns {
+        let state = resource.import(ctx, &arn, blocks, diags).await;
+        if !state.is_null() {
+            states.push(state);
+        }
+    }
+    states
 }

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use tgbind_aws::elbv2::types::{Action, Certificate, ProtocolEnum};
+use tgbind_aws::elbv2::types::{Action, AdvertiseTrustStoreCaNamesEnum, Certificate, MutualAuthenticationAttributes, ProtocolEnum};
 use tgbind_aws::{classify, error_message, ErrorKind};
 
-use super::model::RemoteListener;
+use super::model::{self, RemoteListener};
 use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::actions;
@@ -40,6 +40,14 @@ pub fn remote_from(l: &tgbind_aws::elbv2::types::Listener, tags: BTreeMap<String
         ssl_policy: l.ssl_policy().map(str::to_string),
         alpn_policy: l.alpn_policy().first().cloned(),
         default_actions: l.default_actions().to_vec(),
+        mutual_authentication: l.mutual_authentication().and_then(|m| {
+            Some(model::RemoteMutualAuthentication {
+                mode: m.mode()?.to_string(),
+                trust_store_arn: m.trust_store_arn().map(str::to_string),
+                ignore_client_certificate_expiry: m.ignore_client_certificate_expiry(),
+                advertise_trust_store_ca_names: m.advertise_trust_store_ca_names().map(|a| a.as_str().to_string()),
+            })
+        }),
         tags,
     }
 }
@@ -60,8 +68,23 @@ fn certificates(planned: &Value) -> Option<Vec<Certificate>> {
     str_of(planned.get("certificate_arn")).map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
 }
 
+/// The planned `mutual_authentication` block; none (AWS's setting unchanged) when it is absent.
+fn mutual_authentication(planned: &Value) -> Option<MutualAuthenticationAttributes> {
+    let m = planned.first_block("mutual_authentication");
+    m.is_set().then(|| {
+        MutualAuthenticationAttributes::builder()
+            .set_mode(str_of(m.get("mode")))
+            .set_trust_store_arn(str_of(m.get("trust_store_arn")))
+            .set_ignore_client_certificate_expiry(m.get("ignore_client_certificate_expiry").as_bool())
+            .set_advertise_trust_store_ca_names(
+                str_of(m.get("advertise_trust_store_ca_names")).map(|a| AdvertiseTrustStoreCaNamesEnum::from(a.as_str())),
+            )
+            .build()
+    })
+}
+
 fn sdk_actions(planned: &Value) -> Option<Vec<Action>> {
-    Some(planned.get("default_action").elements().iter().map(actions::to_sdk).collect())
+    Some(actions::list_to_sdk(planned.get("default_action")))
 }
 
 /// CreateListener; the listener as AWS answers, `None` after a reported error.
@@ -81,6 +104,7 @@ pub async fn create(
         .set_ssl_policy(str_of(planned.get("ssl_policy")))
         .set_alpn_policy(str_of(planned.get("alpn_policy")).map(|p| vec![p]))
         .set_default_actions(sdk_actions(planned))
+        .set_mutual_authentication(mutual_authentication(planned))
         .set_tags(to_tags(&planned.get("tags_all").as_string_map()))
         .send()
         .await;
@@ -114,6 +138,7 @@ pub async fn modify(ctx: &Elbv2Context, arn: &str, planned: &Value, diags: &mut 
         .set_ssl_policy(str_of(planned.get("ssl_policy")))
         .set_alpn_policy(str_of(planned.get("alpn_policy")).map(|p| vec![p]))
         .set_default_actions(sdk_actions(planned))
+        .set_mutual_authentication(mutual_authentication(planned))
         .send()
         .await;
     if let Err(e) = out {
@@ -127,4 +152,22 @@ pub async fn delete(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) {
         Err(e) if classify(&e) == ErrorKind::NotFound => {}
         Err(e) => diags.error("DeleteListener failed", error_message(&e)),
     }
+}
+
+/// ARNs of a load balancer's listeners (`terraform query`).
+pub async fn arns_of_load_balancer(ctx: &Elbv2Context, load_balancer_arn: &str) -> Result<Vec<String>, (String, String)> {
+    let mut pages = ctx
+        .client
+        .describe_listeners()
+        .load_balancer_arn(load_balancer_arn)
+        .into_paginator()
+        .send();
+    let mut arns = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(out) => arns.extend(out.listeners().iter().filter_map(|l| l.listener_arn().map(str::to_string))),
+            Err(e) => return Err(("DescribeListeners".to_string(), error_message(&e))),
+        }
+    }
+    Ok(arns)
 }

@@ -10,7 +10,7 @@ use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 
 use crate::context::Elbv2Context;
 use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
-use crate::resources::remote::update_tags;
+use crate::resources::remote::{read_listed, update_tags};
 use crate::resources::values::str_of;
 use crate::tfvalue::Value;
 use model::state_from_remote;
@@ -25,6 +25,15 @@ impl Resource<Elbv2Context> for Listener {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn list_schema(&self) -> Option<Schema> {
+        Some(schema::list_schema())
+    }
+
+    async fn list(&self, ctx: &Elbv2Context, filter: &Value, blocks: Blocks, diags: &mut Diagnostics) -> Vec<Value> {
+        let arns = aws::arns_of_load_balancer(ctx, filter.get("load_balancer_arn").as_str().unwrap_or_default()).await;
+        read_listed(self, ctx, arns, &filter.get("tags").as_string_map(), blocks, diags).await
     }
 
     fn moves_from(&self) -> &'static [&'static str] {

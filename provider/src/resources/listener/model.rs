@@ -38,6 +38,21 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             );
         }
     }
+    let mutual = config.first_block("mutual_authentication");
+    if mutual.is_set() && protocol != "HTTPS" {
+        diags.error_at(
+            &at("mutual_authentication"),
+            "Block not allowed for this protocol",
+            format!("`mutual_authentication` applies to HTTPS listeners, not {protocol}."),
+        );
+    }
+    if mutual.get("mode").as_str() == Some("verify") && mutual.get("trust_store_arn").is_null() {
+        diags.error_at(
+            &at("mutual_authentication").index(0).child("trust_store_arn"),
+            "Missing trust store",
+            "`mode = \"verify\"` needs `trust_store_arn`.",
+        );
+    }
     if protocol != "TLS" && config.get("alpn_policy").is_set() {
         diags.error_at(
             &at("alpn_policy"),
@@ -49,9 +64,17 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
 
 /// Whether an update changes what ModifyListener sets (tags have their own calls).
 pub fn settings_changed(prior: &Value, planned: &Value) -> bool {
-    ["port", "protocol", "certificate_arn", "ssl_policy", "alpn_policy", "default_action"]
-        .iter()
-        .any(|name| planned.get(name) != prior.get(name))
+    [
+        "port",
+        "protocol",
+        "certificate_arn",
+        "ssl_policy",
+        "alpn_policy",
+        "default_action",
+        "mutual_authentication",
+    ]
+    .iter()
+    .any(|name| planned.get(name) != prior.get(name))
 }
 
 /// What AWS reports about a listener, in plain Rust (filled by the I/O layer).
@@ -65,7 +88,17 @@ pub struct RemoteListener {
     pub ssl_policy: Option<String>,
     pub alpn_policy: Option<String>,
     pub default_actions: Vec<Action>,
+    pub mutual_authentication: Option<RemoteMutualAuthentication>,
     pub tags: BTreeMap<String, String>,
+}
+
+/// A listener's client certificate settings as AWS reports them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteMutualAuthentication {
+    pub mode: String,
+    pub trust_store_arn: Option<String>,
+    pub ignore_client_certificate_expiry: Option<bool>,
+    pub advertise_trust_store_ca_names: Option<String>,
 }
 
 pub fn state_from_remote(remote: &RemoteListener, prior: &Value, default_tags: &BTreeMap<String, String>) -> Value {
@@ -76,7 +109,15 @@ pub fn state_from_remote(remote: &RemoteListener, prior: &Value, default_tags: &
         ("port", Value::opt_i64(remote.port)),
         ("protocol", Value::opt_string(remote.protocol.clone())),
         ("certificate_arn", Value::opt_string(remote.certificate_arn.clone())),
-        ("ssl_policy", Value::opt_string(remote.ssl_policy.clone())),
+        // Only HTTPS and TLS listeners have one (an emulator may report its default on others).
+        (
+            "ssl_policy",
+            if remote.protocol.as_deref().is_some_and(|p| SECURE.contains(&p)) {
+                Value::opt_string(remote.ssl_policy.clone())
+            } else {
+                Value::Null
+            },
+        ),
         ("alpn_policy", Value::opt_string(remote.alpn_policy.clone())),
         ("tags", tags_from_remote(&remote.tags, default_tags, prior.get("tags"))),
         ("tags_all", Value::string_map(remote.tags.clone())),
@@ -84,7 +125,33 @@ pub fn state_from_remote(remote: &RemoteListener, prior: &Value, default_tags: &
             "default_action",
             actions::list_from_sdk(&remote.default_actions, prior.get("default_action")),
         ),
+        ("mutual_authentication", mutual_authentication_value(remote, prior)),
     ])
+}
+
+/// The `mutual_authentication` block: shown when the configuration has one or mTLS is on.
+fn mutual_authentication_value(remote: &RemoteListener, prior: &Value) -> Value {
+    let in_prior = prior.first_block("mutual_authentication").is_set();
+    match &remote.mutual_authentication {
+        Some(m) if in_prior || m.mode != "off" => Value::List(vec![Value::object([
+            ("mode", Value::string(&m.mode)),
+            ("trust_store_arn", Value::opt_string(m.trust_store_arn.clone())),
+            (
+                "ignore_client_certificate_expiry",
+                Value::Bool(m.ignore_client_certificate_expiry.unwrap_or(false)),
+            ),
+            (
+                "advertise_trust_store_ca_names",
+                Value::opt_string(
+                    m.advertise_trust_store_ca_names
+                        .clone()
+                        .or_else(|| (m.mode == "verify").then(|| "off".to_string())),
+                ),
+            ),
+        ])]),
+        None if in_prior => prior.get("mutual_authentication").clone(),
+        _ => Value::List(Vec::new()),
+    }
 }
 
 #[cfg(test)]

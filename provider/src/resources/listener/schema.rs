@@ -1,12 +1,27 @@
 //! The schema of `elbv2_listener`.
 
 use super::model;
-use crate::framework::{validators as v, Attribute, Block, Schema};
+use crate::framework::{validators as v, Attribute, Block, NestedBlock, Schema};
 use crate::resources::actions;
 
 pub const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
 
 pub fn schema() -> Schema {
+    let mutual_authentication = Block::new()
+        .attribute(
+            Attribute::string("mode")
+                .required()
+                .description("`off`, `passthrough` (the certificate chain goes to the targets in headers) or `verify` (checked against the trust store).")
+                .validate(v::one_of(&["off", "passthrough", "verify"])),
+        )
+        .attribute(Attribute::string("trust_store_arn").description("ARN of the trust store; required for `verify`."))
+        .attribute(Attribute::bool("ignore_client_certificate_expiry").optional_computed().description("Whether expired client certificates are accepted (`verify`). Default `false`."))
+        .attribute(
+            Attribute::string("advertise_trust_store_ca_names")
+                .optional_computed()
+                .description("`on` or `off` (default): whether the trust store's CA names are sent to clients (`verify`).")
+                .validate(v::one_of(&["on", "off"])),
+        );
     let block = Block::new()
         .description("A listener: a port and protocol on a load balancer, with the action for requests no rule matches.")
         .attribute(Attribute::string("arn").computed().description("ARN of the listener."))
@@ -28,6 +43,25 @@ pub fn schema() -> Schema {
         )
         .attribute(Attribute::string_map("tags").description("Tags of the listener."))
         .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
-        .block(actions::action_block("default_action").with_description("What happens to requests no rule matches: `forward`, `redirect` or `fixed-response`."));
-    Schema::new(0, block).check(model::validate).apply_check(model::check_values)
+        .block(actions::action_block("default_action").with_description("What happens to requests no rule matches, in order: any `authenticate-oidc` / `authenticate-cognito` actions, then `forward`, `redirect` or `fixed-response`."))
+        .block(NestedBlock::list("mutual_authentication", mutual_authentication).max_items(1).with_description("Client certificate authentication (mTLS); HTTPS listeners only."));
+    Schema::new(0, block)
+        .check(model::validate)
+        .apply_check(model::check_values)
+        .keeps_blocks(&["mutual_authentication"])
+}
+
+/// The `config` of a `list "elbv2_listener"` block (`terraform query`).
+pub fn list_schema() -> Schema {
+    Schema::new(
+        0,
+        Block::new()
+            .description("Lists the listeners of a load balancer.")
+            .attribute(
+                Attribute::string("load_balancer_arn")
+                    .required()
+                    .description("The load balancer whose listeners are listed."),
+            )
+            .attribute(Attribute::string_map("tags").description("Only listeners with all of these tags.")),
+    )
 }

@@ -70,7 +70,7 @@ pub fn remote_from(rule: &Rule, tags: BTreeMap<String, String>) -> RemoteRule {
 }
 
 fn sdk_actions(planned: &Value) -> Vec<Action> {
-    planned.get("action").elements().iter().map(actions::to_sdk).collect()
+    actions::list_to_sdk(planned.get("action"))
 }
 
 fn sdk_conditions(planned: &Value) -> Vec<RuleCondition> {
@@ -143,5 +143,35 @@ pub async fn delete(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) {
         Ok(_) => {}
         Err(e) if classify(&e) == ErrorKind::NotFound => {}
         Err(e) => diags.error("DeleteRule failed", error_message(&e)),
+    }
+}
+
+/// ARNs of a listener's rules, its default rule left out (`terraform query`).
+pub async fn arns_of_listener(ctx: &Elbv2Context, listener_arn: &str) -> Result<Vec<String>, (String, String)> {
+    let mut arns = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        match ctx
+            .client
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .set_marker(marker.take())
+            .send()
+            .await
+        {
+            Ok(page) => {
+                arns.extend(
+                    page.rules()
+                        .iter()
+                        .filter(|r| r.is_default() != Some(true))
+                        .filter_map(|r| r.rule_arn().map(str::to_string)),
+                );
+                match page.next_marker() {
+                    Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                    _ => return Ok(arns),
+                }
+            }
+            Err(e) => return Err(("DescribeRules".to_string(), error_message(&e))),
+        }
     }
 }

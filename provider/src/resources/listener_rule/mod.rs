@@ -11,7 +11,7 @@ use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 
 use crate::context::Elbv2Context;
 use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
-use crate::resources::remote::update_tags;
+use crate::resources::remote::{read_listed, update_tags};
 use crate::resources::values::{i32_of, str_of};
 use crate::tfvalue::{AttributePath, Value};
 use aws::CreateFailed;
@@ -73,6 +73,15 @@ impl Resource<Elbv2Context> for ListenerRule {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn list_schema(&self) -> Option<Schema> {
+        Some(schema::list_schema())
+    }
+
+    async fn list(&self, ctx: &Elbv2Context, filter: &Value, blocks: Blocks, diags: &mut Diagnostics) -> Vec<Value> {
+        let arns = aws::arns_of_listener(ctx, filter.get("listener_arn").as_str().unwrap_or_default()).await;
+        read_listed(self, ctx, arns, &filter.get("tags").as_string_map(), blocks, diags).await
     }
 
     fn moves_from(&self) -> &'static [&'static str] {

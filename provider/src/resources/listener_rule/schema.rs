@@ -78,3 +78,18 @@ pub fn schema() -> Schema {
         .block(NestedBlock::list("condition", condition).min_items(1).max_items(5).with_description("A condition; a request must match all of them. Each block holds exactly one kind of match."));
     Schema::new(0, block).check(model::validate).apply_check(model::check_values)
 }
+
+/// The `config` of a `list "elbv2_listener_rule"` block (`terraform query`).
+pub fn list_schema() -> Schema {
+    Schema::new(
+        0,
+        Block::new()
+            .description("Lists the rules of a listener (not its default rule, which is the listener's `default_action`).")
+            .attribute(
+                Attribute::string("listener_arn")
+                    .required()
+                    .description("The listener whose rules are listed."),
+            )
+            .attribute(Attribute::string_map("tags").description("Only rules with all of these tags.")),
+    )
+}

@@ -13,7 +13,7 @@ use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 
 use crate::context::Elbv2Context;
 use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
-use crate::resources::remote::update_tags;
+use crate::resources::remote::{read_listed, update_tags};
 use crate::resources::values::{created_but_unread, duration_or, name_for_create, strings_of};
 use crate::tfvalue::{AttributePath, Value};
 use model::{changed_attributes, desired_attributes, state_from_remote};
@@ -30,6 +30,15 @@ impl Resource<Elbv2Context> for LoadBalancer {
 
     fn schema(&self) -> Schema {
         schema::schema()
+    }
+
+    fn list_schema(&self) -> Option<Schema> {
+        Some(schema::list_schema())
+    }
+
+    async fn list(&self, ctx: &Elbv2Context, filter: &Value, blocks: Blocks, diags: &mut Diagnostics) -> Vec<Value> {
+        let arns = aws::arns_by_name(ctx, filter.get("name").as_str().map(str::to_string)).await;
+        read_listed(self, ctx, arns, &filter.get("tags").as_string_map(), blocks, diags).await
     }
 
     fn moves_from(&self) -> &'static [&'static str] {

@@ -8,19 +8,82 @@ use crate::framework::{Blocks, Diagnostics};
 use crate::resources::values::arn_suffix;
 use crate::tfvalue::{AttributePath, Value};
 
-const ALB_ONLY: &[&str] = &["idle_timeout", "enable_http2", "drop_invalid_header_fields"];
-/// Network and gateway load balancers only (an application load balancer always balances across
-/// zones).
-const NLB_ONLY: &[&str] = &["enable_cross_zone_load_balancing"];
+/// How a [`Setting`]'s attribute value reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bool,
+    Int,
+    Str,
+}
 
-/// The settings of `planned` that its type does not have: ignored, as `aws_lb` ignores them, and
-/// kept in state as configured.
-fn foreign_settings(kind: &str) -> &'static [&'static str] {
-    if kind == "application" {
-        NLB_ONLY
-    } else {
-        ALB_ONLY
+/// A load balancer argument that is one load balancer attribute (ModifyLoadBalancerAttributes key).
+/// The table below is the one place that says which types have it and what AWS starts with.
+#[derive(Debug)]
+pub struct Setting {
+    /// The Terraform argument (as `aws_lb` names it).
+    pub name: &'static str,
+    /// The load balancer attribute key.
+    pub key: &'static str,
+    pub kind: Kind,
+    /// The load balancer types that have the setting; the others ignore it, with a warning, as
+    /// `aws_lb` does, and keep it in state as configured.
+    pub types: &'static [&'static str],
+    /// AWS's value on a new load balancer: planned when the configuration leaves it out, and read
+    /// when AWS lists no value.
+    pub default: &'static str,
+}
+
+impl Setting {
+    /// The attribute text as a Terraform value.
+    fn value(&self, text: &str) -> Value {
+        match self.kind {
+            Kind::Bool => Value::Bool(text == "true"),
+            Kind::Int => text.parse::<i64>().map_or(Value::Null, Value::int),
+            Kind::Str => Value::string(text),
+        }
     }
+    /// A planned value as the attribute text, when it is known.
+    fn text(&self, v: &Value) -> Option<String> {
+        match self.kind {
+            Kind::Bool => v.as_bool().map(|b| b.to_string()),
+            Kind::Int => v.as_i64().map(|n| n.to_string()),
+            Kind::Str => v.as_str().map(str::to_string),
+        }
+    }
+    fn applies_to(&self, kind: &str) -> bool {
+        self.types.contains(&kind)
+    }
+}
+
+const ALB: &[&str] = &["application"];
+const NLB: &[&str] = &["network"];
+const ALB_NLB: &[&str] = &["application", "network"];
+/// An application load balancer always balances across zones.
+const NLB_GWLB: &[&str] = &["network", "gateway"];
+
+#[rustfmt::skip]
+pub const SETTINGS: &[Setting] = &[
+    Setting { name: "idle_timeout", key: "idle_timeout.timeout_seconds", kind: Kind::Int, types: ALB, default: "60" },
+    Setting { name: "enable_http2", key: "routing.http2.enabled", kind: Kind::Bool, types: ALB, default: "true" },
+    Setting { name: "drop_invalid_header_fields", key: "routing.http.drop_invalid_header_fields.enabled", kind: Kind::Bool, types: ALB, default: "false" },
+    Setting { name: "desync_mitigation_mode", key: "routing.http.desync_mitigation_mode", kind: Kind::Str, types: ALB, default: "defensive" },
+    Setting { name: "enable_waf_fail_open", key: "waf.fail_open.enabled", kind: Kind::Bool, types: ALB, default: "false" },
+    Setting { name: "enable_xff_client_port", key: "routing.http.xff_client_port.enabled", kind: Kind::Bool, types: ALB, default: "false" },
+    Setting { name: "xff_header_processing_mode", key: "routing.http.xff_header_processing.mode", kind: Kind::Str, types: ALB, default: "append" },
+    Setting { name: "enable_tls_version_and_cipher_suite_headers", key: "routing.http.x_amzn_tls_version_and_cipher_suite.enabled", kind: Kind::Bool, types: ALB, default: "false" },
+    Setting { name: "preserve_host_header", key: "routing.http.preserve_host_header.enabled", kind: Kind::Bool, types: ALB, default: "false" },
+    Setting { name: "client_keep_alive", key: "client_keep_alive.seconds", kind: Kind::Int, types: ALB, default: "3600" },
+    Setting { name: "enable_cross_zone_load_balancing", key: "load_balancing.cross_zone.enabled", kind: Kind::Bool, types: NLB_GWLB, default: "false" },
+    Setting { name: "dns_record_client_routing_policy", key: "dns_record.client_routing_policy", kind: Kind::Str, types: NLB, default: "any_availability_zone" },
+    Setting { name: "enable_zonal_shift", key: "zonal_shift.config.enabled", kind: Kind::Bool, types: ALB_NLB, default: "false" },
+];
+
+/// The log blocks and the attribute key prefix of each.
+const LOG_BLOCKS: [(&str, &str); 2] = [("access_logs", "access_logs.s3"), ("connection_logs", "connection_logs.s3")];
+
+/// The settings a load balancer of type `kind` does not have.
+fn foreign_settings(kind: &str) -> impl Iterator<Item = &'static Setting> + '_ {
+    SETTINGS.iter().filter(move |s| !s.applies_to(kind))
 }
 
 /// A state terraform-provider-aws wrote, as ours would hold it: `aws_lb` records settings of other
@@ -29,8 +92,8 @@ fn foreign_settings(kind: &str) -> &'static [&'static str] {
 /// `subnet_mapping` can say those).
 pub fn adopt_aws_provider_state(state: &mut Value) {
     let kind = lb_type(state).unwrap_or("application").to_string();
-    for name in foreign_settings(&kind) {
-        state.set(name, Value::Null);
+    for setting in foreign_settings(&kind) {
+        state.set(setting.name, Value::Null);
     }
     let addressed = |m: &Value| {
         ["allocation_id", "private_ipv4_address", "ipv6_address"]
@@ -87,19 +150,23 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             "An application load balancer needs subnets in at least two availability zones.",
         );
     }
-    let owner = if kind == "application" {
-        "network and gateway"
-    } else {
-        "application"
-    };
-    for name in foreign_settings(kind) {
+    for setting in foreign_settings(kind) {
+        let name = setting.name;
         if !config.get(name).is_null() {
+            let owner = setting.types.join(" and ");
             diags.warning_at(
                 &at(name),
                 "Argument ignored for this load balancer type",
                 format!("`{name}` applies to {owner} load balancers; this {kind} load balancer ignores it (as `aws_lb` does)."),
             );
         }
+    }
+    if kind != "application" && !config.get("connection_logs").elements().is_empty() {
+        diags.warning_at(
+            &at("connection_logs"),
+            "Argument ignored for this load balancer type",
+            format!("`connection_logs` applies to application load balancers; this {kind} load balancer ignores it."),
+        );
     }
     if kind == "application" {
         for (i, m) in mappings.elements().iter().enumerate() {
@@ -117,27 +184,17 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
 }
 
 /// Known plan values for settings whose default depends on the type: the plan shows `60`, not
-/// "known after apply", and the other type's settings stay null.
+/// "known after apply", and the other types' settings stay null.
 pub fn plan_type_defaults(config: &Value, planned: &mut Value) {
     let Some(kind) = lb_type(config) else { return };
-    let defaults: [(&str, Value); 4] = if kind == "application" {
-        [
-            ("idle_timeout", Value::int(60)),
-            ("enable_http2", Value::Bool(true)),
-            ("drop_invalid_header_fields", Value::Bool(false)),
-            ("enable_cross_zone_load_balancing", Value::Null),
-        ]
-    } else {
-        [
-            ("idle_timeout", Value::Null),
-            ("enable_http2", Value::Null),
-            ("drop_invalid_header_fields", Value::Null),
-            ("enable_cross_zone_load_balancing", Value::Bool(false)),
-        ]
-    };
-    for (name, default) in defaults {
-        if config.get(name).is_null() {
-            planned.set(name, default);
+    for setting in SETTINGS {
+        if config.get(setting.name).is_null() {
+            let default = if setting.applies_to(kind) {
+                setting.value(setting.default)
+            } else {
+                Value::Null
+            };
+            planned.set(setting.name, default);
         }
     }
 }
@@ -157,43 +214,32 @@ pub fn replace_triggers(prior: &Value, proposed: &Value) -> Vec<AttributePath> {
 /// its type does not have are left out.
 pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let foreign = foreign_settings(lb_type(planned).unwrap_or("application"));
-    let mut put_bool = |k: &str, v: &Value| {
-        if let Some(b) = v.as_bool() {
-            out.insert(k.to_string(), b.to_string());
+    let kind = lb_type(planned).unwrap_or("application");
+    if let Some(b) = planned.get("enable_deletion_protection").as_bool() {
+        out.insert("deletion_protection.enabled".to_string(), b.to_string());
+    }
+    for setting in SETTINGS.iter().filter(|s| s.applies_to(kind)) {
+        if let Some(text) = setting.text(planned.get(setting.name)) {
+            out.insert(setting.key.to_string(), text);
         }
-    };
-    let mut planned = planned.clone();
-    for name in foreign {
-        planned.set(name, Value::Null);
     }
-    let planned = &planned;
-    put_bool("deletion_protection.enabled", planned.get("enable_deletion_protection"));
-    put_bool("routing.http2.enabled", planned.get("enable_http2"));
-    put_bool(
-        "routing.http.drop_invalid_header_fields.enabled",
-        planned.get("drop_invalid_header_fields"),
-    );
-    put_bool("load_balancing.cross_zone.enabled", planned.get("enable_cross_zone_load_balancing"));
-    if let Some(n) = planned.get("idle_timeout").as_i64() {
-        out.insert("idle_timeout.timeout_seconds".into(), n.to_string());
-    }
-    let logs = planned.first_block("access_logs");
-    if logs.is_set() {
+    // A logs block that is absent is not managed here: logging stays as it is (off on a new load
+    // balancer), see `Schema::keeps_blocks`.
+    for (block, prefix) in LOG_BLOCKS {
+        let logs = planned.first_block(block);
+        if !logs.is_set() || (block == "connection_logs" && kind != "application") {
+            continue;
+        }
+        let enabled = logs.get("enabled").as_bool().unwrap_or(true).to_string();
+        out.insert(format!("{prefix}.enabled"), enabled);
         out.insert(
-            "access_logs.s3.enabled".into(),
-            logs.get("enabled").as_bool().unwrap_or(true).to_string(),
-        );
-        out.insert(
-            "access_logs.s3.bucket".into(),
+            format!("{prefix}.bucket"),
             logs.get("bucket").as_str().unwrap_or_default().to_string(),
         );
         out.insert(
-            "access_logs.s3.prefix".into(),
+            format!("{prefix}.prefix"),
             logs.get("prefix").as_str().unwrap_or_default().to_string(),
         );
-    } else {
-        out.insert("access_logs.s3.enabled".into(), "false".into());
     }
     out
 }
@@ -238,26 +284,24 @@ pub struct RemoteLoadBalancer {
 pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tags: &BTreeMap<String, String>, blocks: Blocks) -> Value {
     let attr = |k: &str| remote.attributes.get(k).map(String::as_str);
     let attr_bool = |k: &str, default: bool| attr(k).map_or(default, |v| v == "true");
-    let application = remote.kind == "application";
-    // A setting the type does not have stays as configured (null unless the user set it).
-    let alb = |name: &str, v: Value| if application { v } else { prior.get(name).clone() };
-
-    let logs_on = attr_bool("access_logs.s3.enabled", false);
-    // Logs that are off and never had a bucket have nothing a block could say (`bucket` is required).
-    let has_bucket = attr("access_logs.s3.bucket").is_some_and(|b| !b.is_empty());
-    let logs_in_prior = prior.first_block("access_logs").is_set();
-    let access_logs = if blocks.show(logs_in_prior, logs_on) && (logs_in_prior || logs_on || has_bucket) {
-        let prefix = attr("access_logs.s3.prefix").filter(|p| !p.is_empty());
-        vec![Value::object([
-            ("bucket", Value::opt_string(attr("access_logs.s3.bucket"))),
+    let logs = |block: &str, prefix: &str| {
+        let logs_on = attr_bool(&format!("{prefix}.enabled"), false);
+        let bucket = attr(&format!("{prefix}.bucket")).filter(|b| !b.is_empty());
+        let in_prior = prior.first_block(block).is_set();
+        // Logs that are off and never had a bucket have nothing a block could say (`bucket` is
+        // required).
+        if !blocks.show(in_prior, logs_on) || !(in_prior || logs_on || bucket.is_some()) {
+            return Value::List(Vec::new());
+        }
+        let key_prefix = attr(&format!("{prefix}.prefix")).filter(|p| !p.is_empty());
+        Value::List(vec![Value::object([
+            ("bucket", Value::opt_string(bucket)),
             (
                 "prefix",
-                prefix.map_or(prior.first_block("access_logs").get("prefix").clone(), Value::string),
+                key_prefix.map_or(prior.first_block(block).get("prefix").clone(), Value::string),
             ),
             ("enabled", Value::Bool(logs_on)),
-        ])]
-    } else {
-        Vec::new()
+        ])])
     };
     let mappings = if prior.get("subnet_mapping").elements().is_empty() {
         Vec::new()
@@ -275,10 +319,7 @@ pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tag
             })
             .collect()
     };
-    let idle = attr("idle_timeout.timeout_seconds")
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or(60);
-    Value::object([
+    let mut state = Value::object([
         ("arn", Value::string(&remote.arn)),
         ("id", Value::string(&remote.arn)),
         ("arn_suffix", Value::string(arn_suffix(&remote.arn))),
@@ -300,36 +341,27 @@ pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tag
         ("subnets", Value::string_set(remote.zones.iter().map(|z| z.subnet_id.clone()))),
         ("security_groups", Value::string_set(remote.security_groups.clone())),
         ("ip_address_type", Value::opt_string(remote.ip_address_type.clone())),
-        ("idle_timeout", alb("idle_timeout", Value::int(idle))),
         (
             "enable_deletion_protection",
             Value::Bool(attr_bool("deletion_protection.enabled", false)),
         ),
-        (
-            "enable_http2",
-            alb("enable_http2", Value::Bool(attr_bool("routing.http2.enabled", true))),
-        ),
-        (
-            "drop_invalid_header_fields",
-            alb(
-                "drop_invalid_header_fields",
-                Value::Bool(attr_bool("routing.http.drop_invalid_header_fields.enabled", false)),
-            ),
-        ),
-        (
-            "enable_cross_zone_load_balancing",
-            if application {
-                prior.get("enable_cross_zone_load_balancing").clone()
-            } else {
-                Value::Bool(attr_bool("load_balancing.cross_zone.enabled", false))
-            },
-        ),
         ("tags", tags_from_remote(&remote.tags, default_tags, prior.get("tags"))),
         ("tags_all", Value::string_map(remote.tags.clone())),
-        ("access_logs", Value::List(access_logs)),
+        ("access_logs", logs("access_logs", "access_logs.s3")),
+        ("connection_logs", logs("connection_logs", "connection_logs.s3")),
         ("subnet_mapping", Value::Set(mappings)),
         ("timeouts", prior.get("timeouts").clone()),
-    ])
+    ]);
+    for setting in SETTINGS {
+        // A setting the type does not have stays as configured (null unless the user set it).
+        let value = if setting.applies_to(&remote.kind) {
+            setting.value(attr(setting.key).unwrap_or(setting.default))
+        } else {
+            prior.get(setting.name).clone()
+        };
+        state.set(setting.name, value);
+    }
+    state
 }
 
 /// The data source's value: the balancer with every tag, and access logs whenever they are on.

@@ -258,3 +258,30 @@ pub async fn arns_by_name(ctx: &Elbv2Context, name: Option<String>) -> Result<Ve
     }
     Ok(arns)
 }
+
+/// ARNs of the groups a `list` block selects: those of a load balancer, or by name (every group
+/// when neither is given).
+pub async fn list_arns(
+    ctx: &Elbv2Context,
+    name: Option<String>,
+    load_balancer_arn: Option<String>,
+) -> Result<Vec<String>, (String, String)> {
+    let Some(lb) = load_balancer_arn else {
+        return arns_by_name(ctx, name).await;
+    };
+    let mut pages = ctx.client.describe_target_groups().load_balancer_arn(lb).into_paginator().send();
+    let mut arns = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(out) => arns.extend(
+                out.target_groups()
+                    .iter()
+                    .filter(|t| name.is_none() || t.target_group_name() == name.as_deref())
+                    .filter_map(|t| t.target_group_arn().map(str::to_string)),
+            ),
+            Err(e) if classify(&e) == ErrorKind::NotFound => break,
+            Err(e) => return Err(("DescribeTargetGroups".to_string(), tgbind_aws::error_message(&e))),
+        }
+    }
+    Ok(arns)
+}

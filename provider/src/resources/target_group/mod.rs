@@ -14,7 +14,7 @@ use tgbind_aws::{classify, error_message, Elbv2Arn, Elbv2Kind, ErrorKind};
 
 use crate::context::Elbv2Context;
 use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
-use crate::resources::remote::update_tags;
+use crate::resources::remote::{read_listed, update_tags};
 use crate::resources::values::{created_but_unread, duration_or, name_for_create};
 use crate::tfvalue::Value;
 pub use model::{desired_attributes, state_from_remote, RemoteTargetGroup};
@@ -35,6 +35,16 @@ impl Resource<Elbv2Context> for TargetGroup {
         schema::schema()
     }
 
+    fn list_schema(&self) -> Option<Schema> {
+        Some(schema::list_schema())
+    }
+
+    async fn list(&self, ctx: &Elbv2Context, filter: &Value, blocks: Blocks, diags: &mut Diagnostics) -> Vec<Value> {
+        let name = filter.get("name").as_str().map(str::to_string);
+        let arns = aws::list_arns(ctx, name, filter.get("load_balancer_arn").as_str().map(str::to_string)).await;
+        read_listed(self, ctx, arns, &filter.get("tags").as_string_map(), blocks, diags).await
+    }
+
     fn moves_from(&self) -> &'static [&'static str] {
         &["aws_lb_target_group", "aws_alb_target_group"]
     }
@@ -48,7 +58,7 @@ impl Resource<Elbv2Context> for TargetGroup {
     }
 
     fn modify_plan(&self, _ctx: &Elbv2Context, _prior: &Value, config: &Value, planned: &mut Value, _diags: &mut Diagnostics) {
-        model::plan_protocol_version(config, planned);
+        model::plan_protocol_defaults(config, planned);
     }
 
     async fn create(&self, ctx: &Elbv2Context, planned: &Value, _config: &Value, diags: &mut Diagnostics) -> Value {

@@ -44,9 +44,30 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             "Set `name` or `name_prefix`, not both.",
         );
     }
+    if config.get("lambda_multi_value_headers_enabled").as_bool() == Some(true) && !lambda && config.get("target_type").is_wholly_known() {
+        diags.error_at(
+            &at("lambda_multi_value_headers_enabled"),
+            "Argument not allowed for this target type",
+            format!("`lambda_multi_value_headers_enabled` applies to lambda groups, not {target_type:?} ones."),
+        );
+    }
     let Some(protocol) = protocol else { return };
     let is_http = HTTP_PROTOCOLS.contains(&protocol);
     let is_l4 = L4_PROTOCOLS.contains(&protocol);
+    let only_for = |name: &str, applies: bool, owners: &str, diags: &mut Diagnostics| {
+        let v = config.get(name);
+        let present = v.as_bool() == Some(true) || !v.elements().is_empty() || v.is_unknown();
+        if present && !applies {
+            diags.error_at(
+                &at(name),
+                "Argument not allowed for this protocol",
+                format!("`{name}` applies to {owners} groups, not {protocol}."),
+            );
+        }
+    };
+    only_for("connection_termination", is_l4, "TCP, TLS, UDP and TCP_UDP", diags);
+    only_for("target_failover", protocol == "GENEVE", "GENEVE", diags);
+    only_for("target_health_state", matches!(protocol, "TCP" | "TLS"), "TCP and TLS", diags);
 
     if config.get("protocol_version").is_set() && !is_http {
         diags.error_at(
@@ -178,6 +199,36 @@ pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
             put("preserve_client_ip.enabled", b.to_string());
         }
     }
+    if L4_PROTOCOLS.contains(&protocol) {
+        if let Some(b) = planned.get("connection_termination").as_bool() {
+            put("deregistration_delay.connection_termination.enabled", b.to_string());
+        }
+    }
+    if lambda {
+        if let Some(b) = planned.get("lambda_multi_value_headers_enabled").as_bool() {
+            put("lambda.multi_value_headers.enabled", b.to_string());
+        }
+    }
+    let failover = planned.first_block("target_failover");
+    if protocol == "GENEVE" && failover.is_set() {
+        for (name, key) in [
+            ("on_deregistration", "target_failover.on_deregistration"),
+            ("on_unhealthy", "target_failover.on_unhealthy"),
+        ] {
+            if let Some(s) = failover.get(name).as_str() {
+                put(key, s.to_string());
+            }
+        }
+    }
+    let health_state = planned.first_block("target_health_state");
+    if matches!(protocol, "TCP" | "TLS") && health_state.is_set() {
+        if let Some(b) = health_state.get("enable_unhealthy_connection_termination").as_bool() {
+            put("target_health_state.unhealthy.connection_termination.enabled", b.to_string());
+        }
+        if let Some(n) = health_state.get("unhealthy_draining_interval").as_i64() {
+            put("target_health_state.unhealthy.draining_interval_seconds", n.to_string());
+        }
+    }
     let st = planned.first_block("stickiness");
     if let Some(kind) = st.get("type").as_str() {
         put("stickiness.enabled", st.get("enabled").as_bool().unwrap_or(true).to_string());
@@ -193,22 +244,50 @@ pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
         if let Some(name) = st.get("cookie_name").as_str() {
             put("stickiness.app_cookie.cookie_name", name.to_string());
         }
-    } else if !lambda {
-        // No stickiness block: the group is not sticky.
-        put("stickiness.enabled", "false".to_string());
     }
+    // No stickiness block: stickiness is not managed here and stays as it is (a new group is not
+    // sticky), see `Schema::keeps_blocks`.
     out
 }
 
-/// AWS gives HTTP(S) groups protocol_version HTTP1 when none is asked for; other groups none:
-/// known at plan time, so the plan shows it.
-pub fn plan_protocol_version(config: &Value, planned: &mut Value) {
-    if config.get("protocol_version").is_null() && planned.get("protocol_version").is_unknown() {
-        match config.get("protocol").as_str() {
-            Some("HTTP" | "HTTPS") => planned.set("protocol_version", Value::string("HTTP1")),
-            Some(_) => planned.set("protocol_version", Value::Null),
-            None => {}
+/// Values AWS gives a new group by protocol and target type, known at plan time so the plan
+/// shows them: protocol_version HTTP1 for HTTP(S) groups, connection termination off for TCP/UDP
+/// groups, single-value Lambda headers; null where the group has no such setting.
+pub fn plan_protocol_defaults(config: &Value, planned: &mut Value) {
+    let protocol = config.get("protocol").as_str();
+    let lambda = config.get("target_type").as_str() == Some("lambda");
+    let mut default = |name: &str, v: Option<Value>| {
+        if config.get(name).is_null() && planned.get(name).is_unknown() {
+            if let Some(v) = v {
+                planned.set(name, v);
+            }
         }
+    };
+    default(
+        "protocol_version",
+        protocol.map(|p| {
+            if HTTP_PROTOCOLS.contains(&p) {
+                Value::string("HTTP1")
+            } else {
+                Value::Null
+            }
+        }),
+    );
+    default(
+        "connection_termination",
+        protocol.map(|p| {
+            if L4_PROTOCOLS.contains(&p) {
+                Value::Bool(false)
+            } else {
+                Value::Null
+            }
+        }),
+    );
+    if config.get("target_type").is_wholly_known() {
+        default(
+            "lambda_multi_value_headers_enabled",
+            Some(if lambda { Value::Bool(false) } else { Value::Null }),
+        );
     }
 }
 
@@ -375,6 +454,31 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
         Vec::new()
     };
 
+    let failover_on = attr("target_failover.on_deregistration").is_some_and(|s| s != "no_rebalance")
+        || attr("target_failover.on_unhealthy").is_some_and(|s| s != "no_rebalance");
+    let failover_known = attr("target_failover.on_deregistration").is_some();
+    let target_failover =
+        if protocol == "GENEVE" && failover_known && blocks.show(prior.first_block("target_failover").is_set(), failover_on) {
+            vec![Value::object([
+                ("on_deregistration", Value::opt_string(attr("target_failover.on_deregistration"))),
+                ("on_unhealthy", Value::opt_string(attr("target_failover.on_unhealthy"))),
+            ])]
+        } else {
+            Vec::new()
+        };
+    let termination = attr_bool("target_health_state.unhealthy.connection_termination.enabled");
+    let draining = attr_i64("target_health_state.unhealthy.draining_interval_seconds");
+    let health_state_changed = termination == Some(false) || draining.is_some_and(|n| n != 0);
+    let target_health_state =
+        if matches!(protocol, "TCP" | "TLS") && blocks.show(prior.first_block("target_health_state").is_set(), health_state_changed) {
+            vec![Value::object([
+                ("enable_unhealthy_connection_termination", Value::Bool(termination.unwrap_or(true))),
+                ("unhealthy_draining_interval", Value::int(draining.unwrap_or(0))),
+            ])]
+        } else {
+            Vec::new()
+        };
+
     Value::object([
         ("arn", Value::string(&remote.arn)),
         ("id", Value::string(&remote.arn)),
@@ -427,11 +531,29 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
             "proxy_protocol_v2",
             Value::Bool(is_l4 && attr_bool("proxy_protocol_v2.enabled").unwrap_or(false)),
         ),
+        (
+            "connection_termination",
+            if is_l4 {
+                Value::Bool(attr_bool("deregistration_delay.connection_termination.enabled").unwrap_or(false))
+            } else {
+                Value::Null
+            },
+        ),
+        (
+            "lambda_multi_value_headers_enabled",
+            if remote.target_type.as_deref() == Some("lambda") {
+                Value::Bool(attr_bool("lambda.multi_value_headers.enabled").unwrap_or(false))
+            } else {
+                Value::Null
+            },
+        ),
         ("tags", tags_from_remote(&remote.tags, default_tags, prior.get("tags"))),
         ("tags_all", Value::string_map(remote.tags.clone())),
         ("load_balancer_arns", Value::string_set(remote.load_balancer_arns.clone())),
         ("health_check", Value::List(health_check)),
         ("stickiness", Value::List(stickiness)),
+        ("target_failover", Value::List(target_failover)),
+        ("target_health_state", Value::List(target_health_state)),
         ("timeouts", prior.get("timeouts").clone()),
     ])
 }
@@ -549,7 +671,7 @@ mod tests {
         let a = desired_attributes(&http);
         assert_eq!(a["deregistration_delay.timeout_seconds"], "30");
         assert_eq!(a["slow_start.duration_seconds"], "0");
-        assert_eq!(a["stickiness.enabled"], "false");
+        assert!(!a.contains_key("stickiness.enabled"), "no block: stickiness left as it is");
         assert!(!a.contains_key("proxy_protocol_v2.enabled"), "HTTP groups have no proxy protocol");
         let tcp = cfg(&[
             ("protocol", "TCP".into()),

@@ -94,6 +94,34 @@ pub fn schema() -> Schema {
         )
         .attribute(Attribute::string("cookie_name").description("The application cookie, for `app_cookie`."));
 
+    let target_failover = Block::new()
+        .attribute(
+            Attribute::string("on_deregistration")
+                .required()
+                .description("`rebalance` or `no_rebalance`: whether flows of a deregistered target move to healthy ones.")
+                .validate(v::one_of(&["rebalance", "no_rebalance"])),
+        )
+        .attribute(
+            Attribute::string("on_unhealthy")
+                .required()
+                .description("`rebalance` or `no_rebalance`: whether flows of an unhealthy target move to healthy ones.")
+                .validate(v::one_of(&["rebalance", "no_rebalance"])),
+        );
+    let target_health_state = Block::new()
+        .attribute(
+            Attribute::bool("enable_unhealthy_connection_termination")
+                .required()
+                .description("Whether connections to an unhealthy target are closed."),
+        )
+        .attribute(
+            Attribute::number("unhealthy_draining_interval")
+                .optional_computed()
+                .description(
+                    "Seconds an unhealthy target drains before its connections close, 0-360000 (only when termination is off). Default 0.",
+                )
+                .validate(v::int_between(0, 360_000)),
+        );
+
     let block = Block::new()
         .description("A target group: where a load balancer's listener or rule sends traffic. Targets are registered by `tgbind-controller` (TargetGroupBinding) or any other client.")
         .attribute(Attribute::string("arn").computed().description("ARN of the target group."))
@@ -117,11 +145,15 @@ pub fn schema() -> Schema {
         .attribute(Attribute::string("load_balancing_algorithm_type").optional_computed().description("`round_robin`, `least_outstanding_requests` or `weighted_random`; HTTP and HTTPS groups only.").validate(v::one_of(&["round_robin", "least_outstanding_requests", "weighted_random"])))
         .attribute(Attribute::bool("preserve_client_ip").optional_computed().description("Whether targets see the client's IP; TCP, TLS, UDP and TCP_UDP groups only."))
         .attribute(Attribute::bool("proxy_protocol_v2").default(false).description("Whether to send the Proxy Protocol v2 header; TCP, TLS, UDP and TCP_UDP groups only. Default `false`."))
+        .attribute(Attribute::bool("connection_termination").optional_computed().description("Whether connections to a target close when its deregistration delay ends; TCP, TLS, UDP and TCP_UDP groups only. Default `false`."))
+        .attribute(Attribute::bool("lambda_multi_value_headers_enabled").optional_computed().description("Whether a Lambda target gets headers and query parameters with several values as lists; `lambda` groups only. Default `false`."))
         .attribute(Attribute::string_map("tags").description("Tags of the target group."))
         .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
         .attribute(Attribute::string_set("load_balancer_arns").computed().description("ARNs of the load balancers that route to this group."))
         .block(NestedBlock::list("health_check", health_check).max_items(1))
         .block(NestedBlock::list("stickiness", stickiness).max_items(1))
+        .block(NestedBlock::list("target_failover", target_failover).max_items(1).with_description("What happens to flows when a target fails or leaves; GENEVE groups (gateway load balancers) only."))
+        .block(NestedBlock::list("target_health_state", target_health_state).max_items(1).with_description("What happens to connections of an unhealthy target; TCP and TLS groups only."))
         .block(timeouts_block(&[(
             "delete",
             "listeners and rules to stop using the group, e.g. while they are deleted in the same apply (default `2m`)",
@@ -129,7 +161,7 @@ pub fn schema() -> Schema {
     Schema::new(SCHEMA_VERSION, block)
         .check(model::validate)
         .blank_is_unset(&["name", "name_prefix"])
-        .keeps_blocks(&["health_check", "stickiness"])
+        .keeps_blocks(&["health_check", "stickiness", "target_failover", "target_health_state"])
 }
 
 fn object(fields: &[(&str, Type)]) -> Type {
@@ -176,4 +208,16 @@ pub fn data_source_schema() -> Schema {
             .attribute(Attribute::number("healthy_target_count").computed().description("Registered targets in state `healthy`."));
         Schema::new(0, block).check(require_lookup)
     }
+}
+
+/// The `config` of a `list "elbv2_target_group"` block (`terraform query`).
+pub fn list_schema() -> Schema {
+    Schema::new(
+        0,
+        Block::new()
+            .description("Lists target groups, all of them or those of a load balancer, with a name and tags.")
+            .attribute(Attribute::string("name").description("Only the target group with this name."))
+            .attribute(Attribute::string("load_balancer_arn").description("Only target groups this load balancer routes to."))
+            .attribute(Attribute::string_map("tags").description("Only target groups with all of these tags.")),
+    )
 }
