@@ -546,6 +546,7 @@ async fn arguments_of_current_aws_lb_resources_apply_read_back_and_plan_empty() 
         let moto = Moto::start();
         let (vpc, subnets) = network(&moto);
         let cert = moto.certificate("app.example.com");
+        let sg = moto.default_security_group();
         let w = Workdir::new(&tf, &moto);
         let config = |desync: &str| {
             format!(
@@ -572,7 +573,9 @@ resource "elbv2_load_balancer" "nlb" {{
   name                             = "every-arg-nlb"
   load_balancer_type               = "network"
   subnets                          = {subnets}
+  security_groups                  = ["{sg}"]
   dns_record_client_routing_policy = "availability_zone_affinity"
+  enforce_security_group_inbound_rules_on_private_link_traffic = "off"
 }}
 
 resource "elbv2_target_group" "tcp" {{
@@ -609,6 +612,14 @@ resource "elbv2_target_group" "web" {{
   port     = 80
   protocol = "HTTP"
   vpc_id   = "{vpc}"
+  target_group_health {{
+    dns_failover {{
+      minimum_healthy_targets_count = "2"
+    }}
+    unhealthy_state_routing {{
+      minimum_healthy_targets_percentage = "50"
+    }}
+  }}
 }}
 
 resource "elbv2_listener" "https" {{
@@ -709,6 +720,17 @@ resource "elbv2_listener_rule" "admin" {{
             nlb.get("dns_record.client_routing_policy").map(String::as_str),
             Some("availability_zone_affinity")
         );
+        let groups = elb.describe_target_groups().names("every-arg-web").send().await.unwrap();
+        let web = support::aws::tg_attributes(&moto, groups.target_groups()[0].target_group_arn().unwrap()).await;
+        for (key, value) in [
+            ("target_group_health.dns_failover.minimum_healthy_targets.count", "2"),
+            (
+                "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
+                "50",
+            ),
+        ] {
+            assert_eq!(web.get(key).map(String::as_str), Some(value), "{key}: {web:?}");
+        }
         let listeners = support::aws::listeners(&moto, &arn_of("every-arg")).await;
         let types: Vec<_> = listeners[0]
             .default_actions()

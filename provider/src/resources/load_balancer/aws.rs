@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tgbind_aws::elbv2::types::{IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, SubnetMapping};
+use tgbind_aws::elbv2::types::{
+    EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnum, IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, SubnetMapping,
+};
 use tgbind_aws::{classify, error_message, ErrorKind};
 
 use super::model::{RemoteLoadBalancer, RemoteZone};
@@ -66,6 +69,9 @@ pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics
         vpc_id: lb.vpc_id().map(str::to_string),
         ip_address_type: lb.ip_address_type().map(|t| t.as_str().to_string()),
         security_groups: lb.security_groups().to_vec(),
+        enforce_private_link: lb
+            .enforce_security_group_inbound_rules_on_private_link_traffic()
+            .map(str::to_string),
         zones,
         attributes,
         tags,
@@ -154,12 +160,22 @@ pub async fn create(ctx: &Elbv2Context, name: &str, planned: &Value, diags: &mut
     }
 }
 
-pub async fn set_security_groups(ctx: &Elbv2Context, arn: &str, groups: Vec<String>, diags: &mut Diagnostics) {
+/// SetSecurityGroups; `private_link` ("on"/"off") is a network load balancer's
+/// `enforce_security_group_inbound_rules_on_private_link_traffic`, which only this call sets.
+pub async fn set_security_groups(
+    ctx: &Elbv2Context,
+    arn: &str,
+    groups: Vec<String>,
+    private_link: Option<String>,
+    diags: &mut Diagnostics,
+) {
+    let private_link = private_link.map(|v| EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnum::from(v.as_str()));
     if let Err(e) = ctx
         .client
         .set_security_groups()
         .load_balancer_arn(arn)
         .set_security_groups(Some(groups))
+        .set_enforce_security_group_inbound_rules_on_private_link_traffic(private_link)
         .send()
         .await
     {

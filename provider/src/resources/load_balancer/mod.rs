@@ -14,7 +14,7 @@ use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 use crate::context::Elbv2Context;
 use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
 use crate::resources::remote::{read_listed, update_tags};
-use crate::resources::values::{created_but_unread, duration_or, name_for_create, strings_of};
+use crate::resources::values::{created_but_unread, duration_or, name_for_create, str_of, strings_of};
 use crate::tfvalue::{AttributePath, Value};
 use model::{changed_attributes, desired_attributes, state_from_remote};
 
@@ -74,6 +74,10 @@ impl Resource<Elbv2Context> for LoadBalancer {
         // records it (tainted) instead of losing track of it.
         let current = aws::fetch_attributes(ctx, &arn, diags).await.unwrap_or_default();
         aws::write_attributes(ctx, &arn, changed_attributes(&desired_attributes(planned), &current), diags).await;
+        // CreateLoadBalancer cannot say it; SetSecurityGroups can.
+        if let Some(setting) = str_of(planned.get("enforce_security_group_inbound_rules_on_private_link_traffic")) {
+            aws::set_security_groups(ctx, &arn, strings_of(planned.get("security_groups")), Some(setting), diags).await;
+        }
         let timeout = duration_or(planned.get("timeouts").get("create"), DEFAULT_TIMEOUT);
         aws::wait_active(ctx, &arn, timeout, diags).await;
         let state = self.read_id(ctx, &arn, planned, Blocks::AsPrior, diags).await;
@@ -96,8 +100,11 @@ impl Resource<Elbv2Context> for LoadBalancer {
             return prior.clone();
         };
         let sgs = planned.get("security_groups");
-        if sgs.is_wholly_known() && sgs != prior.get("security_groups") {
-            aws::set_security_groups(ctx, arn, strings_of(sgs), diags).await;
+        let private_link = "enforce_security_group_inbound_rules_on_private_link_traffic";
+        let private_link_changed = planned.get(private_link).is_set() && planned.get(private_link) != prior.get(private_link);
+        if sgs.is_wholly_known() && (sgs != prior.get("security_groups") || private_link_changed) {
+            let setting = str_of(planned.get(private_link)).filter(|_| private_link_changed);
+            aws::set_security_groups(ctx, arn, strings_of(sgs), setting, diags).await;
         }
         let subnets = planned.get("subnets");
         if subnets.is_wholly_known() && !subnets.elements().is_empty() && subnets != prior.get("subnets") {

@@ -161,6 +161,14 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             );
         }
     }
+    let private_link = "enforce_security_group_inbound_rules_on_private_link_traffic";
+    if kind != "network" && config.get(private_link).is_set() {
+        diags.error_at(
+            &at(private_link),
+            "Argument not allowed for this load balancer type",
+            format!("`{private_link}` applies to network load balancers, not {kind} ones."),
+        );
+    }
     if kind != "application" && !config.get("connection_logs").elements().is_empty() {
         diags.warning_at(
             &at("connection_logs"),
@@ -274,6 +282,8 @@ pub struct RemoteLoadBalancer {
     pub vpc_id: Option<String>,
     pub ip_address_type: Option<String>,
     pub security_groups: Vec<String>,
+    /// `on`/`off` on network load balancers with security groups; not every endpoint reports it.
+    pub enforce_private_link: Option<String>,
     pub zones: Vec<RemoteZone>,
     pub attributes: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
@@ -340,6 +350,14 @@ pub fn state_from_remote(remote: &RemoteLoadBalancer, prior: &Value, default_tag
         ("internal", Value::Bool(remote.scheme == "internal")),
         ("subnets", Value::string_set(remote.zones.iter().map(|z| z.subnet_id.clone()))),
         ("security_groups", Value::string_set(remote.security_groups.clone())),
+        (
+            "enforce_security_group_inbound_rules_on_private_link_traffic",
+            match &remote.enforce_private_link {
+                Some(v) if remote.kind == "network" => Value::string(v),
+                // Where AWS says nothing the configured value stands.
+                _ => prior.get("enforce_security_group_inbound_rules_on_private_link_traffic").clone(),
+            },
+        ),
         ("ip_address_type", Value::opt_string(remote.ip_address_type.clone())),
         (
             "enable_deletion_protection",
@@ -381,6 +399,42 @@ mod tests {
 
     fn errors_at(config: &Value) -> Vec<String> {
         Diagnostics::paths_of(validate, config)
+    }
+
+    #[test]
+    fn settings_are_planned_written_and_read_for_their_types_only() {
+        let alb_config = Value::object([
+            ("load_balancer_type", "application".into()),
+            ("client_keep_alive", Value::int(7200)),
+        ]);
+        let mut planned = alb_config.clone();
+        plan_type_defaults(&alb_config, &mut planned);
+        assert_eq!(planned.get("desync_mitigation_mode"), &Value::string("defensive"));
+        assert_eq!(planned.get("client_keep_alive").as_i64(), Some(7200));
+        assert_eq!(planned.get("dns_record_client_routing_policy"), &Value::Null, "an NLB setting");
+        let written = desired_attributes(&planned);
+        assert_eq!(written["client_keep_alive.seconds"], "7200");
+        assert_eq!(written["routing.http.xff_header_processing.mode"], "append");
+        assert!(!written.contains_key("dns_record.client_routing_policy"));
+        assert!(!written.contains_key("access_logs.s3.enabled"), "no block: logging left as it is");
+
+        let nlb = RemoteLoadBalancer {
+            kind: "network".into(),
+            attributes: BTreeMap::from([("dns_record.client_routing_policy".into(), "availability_zone_affinity".into())]),
+            ..Default::default()
+        };
+        let prior = Value::object([("idle_timeout", Value::int(30))]);
+        let state = state_from_remote(&nlb, &prior, &BTreeMap::new(), Blocks::AsPrior);
+        assert_eq!(
+            state.get("dns_record_client_routing_policy"),
+            &Value::string("availability_zone_affinity")
+        );
+        assert_eq!(
+            state.get("enable_zonal_shift"),
+            &Value::Bool(false),
+            "AWS's default where it reports none"
+        );
+        assert_eq!(state.get("idle_timeout").as_i64(), Some(30), "an ALB setting stays as configured");
     }
 
     #[test]

@@ -99,6 +99,12 @@ pub fn schema() -> Schema {
                 .description("How clients are spread over zones by DNS: `any_availability_zone` (default), `availability_zone_affinity` or `partial_availability_zone_affinity`; network load balancers only.")
                 .validate(v::one_of(&["any_availability_zone", "availability_zone_affinity", "partial_availability_zone_affinity"])),
         )
+        .attribute(
+            Attribute::string("enforce_security_group_inbound_rules_on_private_link_traffic")
+                .optional_computed()
+                .description("`on` (default) or `off`: whether the security groups' inbound rules apply to PrivateLink traffic; network load balancers with security groups only.")
+                .validate(v::one_of(&["on", "off"])),
+        )
         .attribute(Attribute::bool("enable_zonal_shift").optional_computed().description("Whether Route 53 Application Recovery Controller zonal shift is on; application and network load balancers. Default `false`."))
         .attribute(Attribute::string_map("tags").description("Tags of the load balancer."))
         .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))

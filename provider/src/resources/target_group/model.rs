@@ -12,6 +12,11 @@ use crate::tfvalue::{AttributePath, Value};
 
 const HTTP_PROTOCOLS: &[&str] = &["HTTP", "HTTPS"];
 const L4_PROTOCOLS: &[&str] = &["TCP", "TLS", "UDP", "TCP_UDP"];
+/// The nested blocks of `target_group_health` and their attribute key prefixes.
+const HEALTH_THRESHOLDS: [(&str, &str); 2] = [
+    ("dns_failover", "target_group_health.dns_failover"),
+    ("unhealthy_state_routing", "target_group_health.unhealthy_state_routing"),
+];
 
 /// Rules across attributes, each reported at the attribute at fault. Unknown values pass.
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
@@ -49,6 +54,13 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             &at("lambda_multi_value_headers_enabled"),
             "Argument not allowed for this target type",
             format!("`lambda_multi_value_headers_enabled` applies to lambda groups, not {target_type:?} ones."),
+        );
+    }
+    if lambda && !config.get("target_group_health").elements().is_empty() {
+        diags.error_at(
+            &at("target_group_health"),
+            "Block not allowed for lambda targets",
+            "`target_group_health` applies to groups of instances, IP addresses or load balancers.",
         );
     }
     let Some(protocol) = protocol else { return };
@@ -227,6 +239,18 @@ pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
         }
         if let Some(n) = health_state.get("unhealthy_draining_interval").as_i64() {
             put("target_health_state.unhealthy.draining_interval_seconds", n.to_string());
+        }
+    }
+    for (nested, key) in HEALTH_THRESHOLDS {
+        let settings = planned.first_block("target_group_health").first_block(nested);
+        for (name, suffix) in [
+            ("minimum_healthy_targets_count", "count"),
+            ("minimum_healthy_targets_percentage", "percentage"),
+        ] {
+            let value = settings.get(name);
+            if let Some(text) = value.as_str().map(str::to_string).or(value.as_i64().map(|n| n.to_string())) {
+                put(&format!("{key}.minimum_healthy_targets.{suffix}"), text);
+            }
         }
     }
     let st = planned.first_block("stickiness");
@@ -479,6 +503,8 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
             Vec::new()
         };
 
+    let target_group_health = group_health_value(&attr, prior, blocks, remote.target_type.as_deref() == Some("lambda"));
+
     Value::object([
         ("arn", Value::string(&remote.arn)),
         ("id", Value::string(&remote.arn)),
@@ -554,8 +580,46 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
         ("stickiness", Value::List(stickiness)),
         ("target_failover", Value::List(target_failover)),
         ("target_health_state", Value::List(target_health_state)),
+        ("target_group_health", target_group_health),
         ("timeouts", prior.get("timeouts").clone()),
     ])
+}
+
+/// The `target_group_health` block: shown where the configuration has it (with the nested blocks it
+/// has), on import as `blocks` says; AWS's defaults are count 1 and percentage off.
+fn group_health_value(attr: &dyn Fn(&str) -> Option<String>, prior: &Value, blocks: Blocks, lambda: bool) -> Value {
+    let threshold = |key: &str, suffix: &str, default: &str| {
+        attr(&format!("{key}.minimum_healthy_targets.{suffix}")).unwrap_or_else(|| default.to_string())
+    };
+    let changed = HEALTH_THRESHOLDS
+        .iter()
+        .any(|(_, key)| threshold(key, "count", "1") != "1" || threshold(key, "percentage", "off") != "off");
+    let prior_block = prior.first_block("target_group_health");
+    if lambda || !blocks.show(prior_block.is_set(), changed) {
+        return Value::List(Vec::new());
+    }
+    let nested = HEALTH_THRESHOLDS.iter().map(|(name, key)| {
+        let shown = !prior_block.is_set() || prior_block.first_block(name).is_set();
+        let count = threshold(key, "count", "1");
+        let count = if *name == "unhealthy_state_routing" {
+            count.parse::<i64>().map_or(Value::Null, Value::int)
+        } else {
+            Value::string(count)
+        };
+        let items = if shown {
+            vec![Value::object([
+                ("minimum_healthy_targets_count", count),
+                (
+                    "minimum_healthy_targets_percentage",
+                    Value::string(threshold(key, "percentage", "off")),
+                ),
+            ])]
+        } else {
+            Vec::new()
+        };
+        (*name, Value::List(items))
+    });
+    Value::List(vec![Value::object(nested)])
 }
 
 /// The data source's value: the group as AWS reports it, with its targets' health.
@@ -718,6 +782,50 @@ mod tests {
         let imported = state_from_remote(&custom, &Value::Null, &BTreeMap::new(), Blocks::SwitchedOn);
         assert_eq!(imported.first_block("health_check").get("path"), &Value::string("/healthz"));
         assert_eq!(imported.first_block("stickiness").get("enabled"), &Value::Bool(true));
+    }
+
+    #[test]
+    fn target_group_health_thresholds_round_trip() {
+        let planned = cfg(&[
+            ("protocol", "HTTP".into()),
+            (
+                "target_group_health",
+                Value::List(vec![Value::object([
+                    (
+                        "dns_failover",
+                        Value::List(vec![Value::object([("minimum_healthy_targets_count", "2".into())])]),
+                    ),
+                    ("unhealthy_state_routing", Value::List(vec![])),
+                ])]),
+            ),
+        ]);
+        let written = desired_attributes(&planned);
+        assert_eq!(written["target_group_health.dns_failover.minimum_healthy_targets.count"], "2");
+        assert!(!written.keys().any(|k| k.contains("unhealthy_state_routing")), "{written:?}");
+        let remote = RemoteTargetGroup {
+            protocol: Some("HTTP".into()),
+            attributes: written,
+            ..Default::default()
+        };
+        let state = state_from_remote(&remote, &planned, &BTreeMap::new(), Blocks::AsPrior);
+        let health = state.first_block("target_group_health");
+        assert_eq!(
+            health.first_block("dns_failover").get("minimum_healthy_targets_count"),
+            &Value::string("2")
+        );
+        assert_eq!(
+            health.first_block("dns_failover").get("minimum_healthy_targets_percentage"),
+            &Value::string("off")
+        );
+        assert!(
+            health.get("unhealthy_state_routing").elements().is_empty(),
+            "only the nested blocks configured"
+        );
+        let imported = state_from_remote(&remote, &Value::Null, &BTreeMap::new(), Blocks::SwitchedOn);
+        assert!(
+            imported.first_block("target_group_health").is_set(),
+            "thresholds off AWS's defaults show on import"
+        );
     }
 
     #[test]

@@ -122,6 +122,43 @@ pub fn schema() -> Schema {
                 .validate(v::int_between(0, 360_000)),
         );
 
+    let percentage = || {
+        Attribute::string("minimum_healthy_targets_percentage")
+            .optional_computed()
+            .description("`off` (default) or a percentage of targets, 1-100.")
+            .validate(v::matches(
+                r"^(off|[1-9][0-9]?|100)$",
+                "must be `off` or a whole number from 1 to 100",
+            ))
+    };
+    let dns_failover = Block::new()
+        .attribute(
+            Attribute::string("minimum_healthy_targets_count")
+                .optional_computed()
+                .description("`off` or how many healthy targets the group needs before DNS fails over away from its zone; default `1`.")
+                .validate(v::matches(r"^(off|[1-9][0-9]*)$", "must be `off` or a positive whole number")),
+        )
+        .attribute(percentage());
+    let unhealthy_state_routing = Block::new()
+        .attribute(
+            Attribute::number("minimum_healthy_targets_count")
+                .optional_computed()
+                .description("How many healthy targets the group needs before traffic goes to unhealthy ones too (fail open); default 1.")
+                .validate(v::int_between(1, 5000)),
+        )
+        .attribute(percentage());
+    let target_group_health = Block::new()
+        .block(
+            NestedBlock::list("dns_failover", dns_failover)
+                .max_items(1)
+                .with_description("When Route 53 stops sending traffic to the group's zone."),
+        )
+        .block(
+            NestedBlock::list("unhealthy_state_routing", unhealthy_state_routing)
+                .max_items(1)
+                .with_description("When the load balancer sends traffic to unhealthy targets too."),
+        );
+
     let block = Block::new()
         .description("A target group: where a load balancer's listener or rule sends traffic. Targets are registered by `tgbind-controller` (TargetGroupBinding) or any other client.")
         .attribute(Attribute::string("arn").computed().description("ARN of the target group."))
@@ -154,6 +191,7 @@ pub fn schema() -> Schema {
         .block(NestedBlock::list("stickiness", stickiness).max_items(1))
         .block(NestedBlock::list("target_failover", target_failover).max_items(1).with_description("What happens to flows when a target fails or leaves; GENEVE groups (gateway load balancers) only."))
         .block(NestedBlock::list("target_health_state", target_health_state).max_items(1).with_description("What happens to connections of an unhealthy target; TCP and TLS groups only."))
+        .block(NestedBlock::list("target_group_health", target_group_health).max_items(1).with_description("Thresholds of healthy targets below which DNS fails over or traffic goes to unhealthy targets too; not for `lambda` groups."))
         .block(timeouts_block(&[(
             "delete",
             "listeners and rules to stop using the group, e.g. while they are deleted in the same apply (default `2m`)",
@@ -161,7 +199,13 @@ pub fn schema() -> Schema {
     Schema::new(SCHEMA_VERSION, block)
         .check(model::validate)
         .blank_is_unset(&["name", "name_prefix"])
-        .keeps_blocks(&["health_check", "stickiness", "target_failover", "target_health_state"])
+        .keeps_blocks(&[
+            "health_check",
+            "stickiness",
+            "target_failover",
+            "target_health_state",
+            "target_group_health",
+        ])
 }
 
 fn object(fields: &[(&str, Type)]) -> Type {
