@@ -612,6 +612,9 @@ resource "elbv2_target_group" "web" {{
   port     = 80
   protocol = "HTTP"
   vpc_id   = "{vpc}"
+  load_balancing_algorithm_type     = "weighted_random"
+  load_balancing_anomaly_mitigation = "on"
+  load_balancing_cross_zone_enabled = "true"
   target_group_health {{
     dns_failover {{
       minimum_healthy_targets_count = "2"
@@ -622,11 +625,25 @@ resource "elbv2_target_group" "web" {{
   }}
 }}
 
+resource "elbv2_listener" "tcp" {{
+  load_balancer_arn        = elbv2_load_balancer.nlb.arn
+  port                     = 80
+  protocol                 = "TCP"
+  tcp_idle_timeout_seconds = 600
+  default_action {{
+    type             = "forward"
+    target_group_arn = elbv2_target_group.tcp.arn
+  }}
+}}
+
 resource "elbv2_listener" "https" {{
   load_balancer_arn = elbv2_load_balancer.alb.arn
   port              = 443
   protocol          = "HTTPS"
   certificate_arn   = "{cert}"
+  routing_http_response_server_enabled                      = false
+  routing_http_response_x_frame_options_header_value        = "DENY"
+  routing_http_request_x_amzn_tls_version_header_name       = "X-TLS-Version"
   default_action {{
     type = "authenticate-oidc"
     authenticate_oidc {{
@@ -728,10 +745,36 @@ resource "elbv2_listener_rule" "admin" {{
                 "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
                 "50",
             ),
+            ("load_balancing.algorithm.anomaly_mitigation", "on"),
+            ("load_balancing.cross_zone.enabled", "true"),
         ] {
             assert_eq!(web.get(key).map(String::as_str), Some(value), "{key}: {web:?}");
         }
         let listeners = support::aws::listeners(&moto, &arn_of("every-arg")).await;
+        let https_arn = listeners[0].listener_arn().unwrap();
+        let attributes = elb.describe_listener_attributes().listener_arn(https_arn).send().await.unwrap();
+        let https: std::collections::BTreeMap<_, _> = attributes
+            .attributes()
+            .iter()
+            .map(|a| (a.key().unwrap(), a.value().unwrap()))
+            .collect();
+        assert_eq!(https.get("routing.http.response.server.enabled"), Some(&"false"), "{https:?}");
+        assert_eq!(https.get("routing.http.response.x_frame_options.header_value"), Some(&"DENY"));
+        assert_eq!(
+            https.get("routing.http.request.x_amzn_tls_version.header_name"),
+            Some(&"X-TLS-Version")
+        );
+        let nlb_listeners = support::aws::listeners(&moto, &arn_of("every-arg-nlb")).await;
+        let attributes = elb
+            .describe_listener_attributes()
+            .listener_arn(nlb_listeners[0].listener_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(attributes
+            .attributes()
+            .iter()
+            .any(|a| a.key() == Some("tcp.idle_timeout.seconds") && a.value() == Some("600")));
         let types: Vec<_> = listeners[0]
             .default_actions()
             .iter()

@@ -177,3 +177,31 @@ mod tests {
         assert_ne!(unique_name("a"), unique_name("a"));
     }
 }
+
+/// How an ELBv2 attribute (a key with a text value: load balancer, target group or listener
+/// attributes) reads as a Terraform value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeKind {
+    Bool,
+    Int,
+    Str,
+}
+
+impl AttributeKind {
+    /// The attribute text as a Terraform value.
+    pub fn value(self, text: &str) -> Value {
+        match self {
+            AttributeKind::Bool => Value::Bool(text == "true"),
+            AttributeKind::Int => text.parse::<i64>().map_or(Value::Null, Value::int),
+            AttributeKind::Str => Value::string(text),
+        }
+    }
+    /// A planned value as the attribute text, when it is known.
+    pub fn text(self, v: &Value) -> Option<String> {
+        match self {
+            AttributeKind::Bool => v.as_bool().map(|b| b.to_string()),
+            AttributeKind::Int => v.as_i64().map(|n| n.to_string()),
+            AttributeKind::Str => v.as_str().map(str::to_string),
+        }
+    }
+}

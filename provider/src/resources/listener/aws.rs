@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use tgbind_aws::elbv2::types::{Action, AdvertiseTrustStoreCaNamesEnum, Certificate, MutualAuthenticationAttributes, ProtocolEnum};
+use tgbind_aws::elbv2::types::{
+    Action, AdvertiseTrustStoreCaNamesEnum, Certificate, ListenerAttribute, MutualAuthenticationAttributes, ProtocolEnum,
+};
 use tgbind_aws::{classify, error_message, ErrorKind};
 
 use super::model::{self, RemoteListener};
@@ -25,7 +27,60 @@ pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics
     };
     let l = out.listeners().first()?;
     let tags = fetch_tags(ctx, arn, diags).await?;
-    Some(remote_from(l, tags))
+    let mut remote = remote_from(l, tags);
+    remote.attributes = fetch_attributes(ctx, arn, diags).await?;
+    Some(remote)
+}
+
+/// DescribeListenerAttributes.
+pub async fn fetch_attributes(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<BTreeMap<String, String>> {
+    match ctx.client.describe_listener_attributes().listener_arn(arn).send().await {
+        Ok(out) => Some(attribute_map(out.attributes())),
+        Err(e) => {
+            report(diags, "DescribeListenerAttributes", &e);
+            None
+        }
+    }
+}
+
+/// ModifyListenerAttributes with the entries of `desired` that differ from `current`; the
+/// listener's attributes afterwards (`current` when nothing had to change).
+pub async fn write_attributes(
+    ctx: &Elbv2Context,
+    arn: &str,
+    desired: &BTreeMap<String, String>,
+    current: &BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, String> {
+    let changed: Vec<ListenerAttribute> = desired
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| ListenerAttribute::builder().key(k).value(v).build())
+        .collect();
+    if changed.is_empty() {
+        return current.clone();
+    }
+    match ctx
+        .client
+        .modify_listener_attributes()
+        .listener_arn(arn)
+        .set_attributes(Some(changed))
+        .send()
+        .await
+    {
+        Ok(out) => attribute_map(out.attributes()),
+        Err(e) => {
+            report(diags, "ModifyListenerAttributes", &e);
+            current.clone()
+        }
+    }
+}
+
+fn attribute_map(attributes: &[ListenerAttribute]) -> BTreeMap<String, String> {
+    attributes
+        .iter()
+        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+        .collect()
 }
 
 /// A listener as AWS describes it (DescribeListeners or CreateListener), with its tags.
@@ -40,6 +95,7 @@ pub fn remote_from(l: &tgbind_aws::elbv2::types::Listener, tags: BTreeMap<String
         ssl_policy: l.ssl_policy().map(str::to_string),
         alpn_policy: l.alpn_policy().first().cloned(),
         default_actions: l.default_actions().to_vec(),
+        attributes: BTreeMap::new(),
         mutual_authentication: l.mutual_authentication().and_then(|m| {
             Some(model::RemoteMutualAuthentication {
                 mode: m.mode()?.to_string(),

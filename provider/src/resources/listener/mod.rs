@@ -56,7 +56,11 @@ impl Resource<Elbv2Context> for Listener {
         match aws::create(ctx, planned, protocol, diags).await {
             // The answer describes the new listener; with the tags just set, that is its state.
             Some(l) => {
-                let remote = aws::remote_from(&l, planned.get("tags_all").as_string_map());
+                let mut remote = aws::remote_from(&l, planned.get("tags_all").as_string_map());
+                let arn = remote.arn.clone();
+                // A new listener has AWS's attributes: read them, then write what is configured.
+                let current = aws::fetch_attributes(ctx, &arn, diags).await.unwrap_or_default();
+                remote.attributes = aws::write_attributes(ctx, &arn, &model::desired_attributes(planned), &current, diags).await;
                 state_from_remote(&remote, planned, &ctx.default_tags)
             }
             None => Value::Null,
@@ -78,6 +82,10 @@ impl Resource<Elbv2Context> for Listener {
         if model::settings_changed(prior, planned) {
             aws::modify(ctx, arn, planned, diags).await;
         }
+        // The attributes the plan changes (the prior state holds what AWS last reported).
+        let desired = model::desired_attributes(planned);
+        let before = model::desired_attributes(prior);
+        aws::write_attributes(ctx, arn, &desired, &before, diags).await;
         update_tags(ctx, arn, prior, planned, diags).await;
         let state = self.read_id(ctx, arn, planned, Blocks::AsPrior, diags).await;
         if state.is_null() {

@@ -7,9 +7,99 @@ use tgbind_aws::elbv2::types::Action;
 use crate::framework::tags::tags_from_remote;
 use crate::framework::Diagnostics;
 use crate::resources::actions;
+use crate::resources::values::AttributeKind as Kind;
 use crate::tfvalue::{AttributePath, Value};
 
 const SECURE: &[&str] = &["HTTPS", "TLS"];
+
+/// Which listeners have a [`ListenerSetting`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listeners {
+    /// TCP listeners of network load balancers and gateway load balancers' listeners (no protocol).
+    Tcp,
+    /// HTTP and HTTPS listeners.
+    Http,
+    /// HTTPS listeners.
+    Https,
+}
+
+impl Listeners {
+    fn have(self, protocol: Option<&str>) -> bool {
+        match self {
+            Listeners::Tcp => matches!(protocol, None | Some("TCP")),
+            Listeners::Http => matches!(protocol, Some("HTTP" | "HTTPS")),
+            Listeners::Https => protocol == Some("HTTPS"),
+        }
+    }
+    fn describe(self) -> &'static str {
+        match self {
+            Listeners::Tcp => "TCP and gateway",
+            Listeners::Http => "HTTP and HTTPS",
+            Listeners::Https => "HTTPS",
+        }
+    }
+}
+
+/// A listener argument that is one listener attribute (ModifyListenerAttributes key), named as
+/// `aws_lb_listener` names it. Unset ones keep what AWS has; the state shows what AWS reports.
+#[derive(Debug)]
+pub struct ListenerSetting {
+    pub name: &'static str,
+    pub key: &'static str,
+    pub kind: Kind,
+    listeners: Listeners,
+}
+
+const fn setting(name: &'static str, key: &'static str, kind: Kind, listeners: Listeners) -> ListenerSetting {
+    ListenerSetting {
+        name,
+        key,
+        kind,
+        listeners,
+    }
+}
+
+#[rustfmt::skip]
+pub const LISTENER_SETTINGS: &[ListenerSetting] = &[
+    setting("tcp_idle_timeout_seconds", "tcp.idle_timeout.seconds", Kind::Int, Listeners::Tcp),
+    setting("routing_http_response_server_enabled", "routing.http.response.server.enabled", Kind::Bool, Listeners::Http),
+    setting("routing_http_response_strict_transport_security_header_value", "routing.http.response.strict_transport_security.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_access_control_allow_origin_header_value", "routing.http.response.access_control_allow_origin.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_access_control_allow_methods_header_value", "routing.http.response.access_control_allow_methods.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_access_control_allow_headers_header_value", "routing.http.response.access_control_allow_headers.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_access_control_allow_credentials_header_value", "routing.http.response.access_control_allow_credentials.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_access_control_expose_headers_header_value", "routing.http.response.access_control_expose_headers.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_access_control_max_age_header_value", "routing.http.response.access_control_max_age.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_content_security_policy_header_value", "routing.http.response.content_security_policy.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_x_content_type_options_header_value", "routing.http.response.x_content_type_options.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_response_x_frame_options_header_value", "routing.http.response.x_frame_options.header_value", Kind::Str, Listeners::Http),
+    setting("routing_http_request_x_amzn_mtls_clientcert_serial_number_header_name", "routing.http.request.x_amzn_mtls_clientcert_serial_number.header_name", Kind::Str, Listeners::Https),
+    setting("routing_http_request_x_amzn_mtls_clientcert_issuer_header_name", "routing.http.request.x_amzn_mtls_clientcert_issuer.header_name", Kind::Str, Listeners::Https),
+    setting("routing_http_request_x_amzn_mtls_clientcert_subject_header_name", "routing.http.request.x_amzn_mtls_clientcert_subject.header_name", Kind::Str, Listeners::Https),
+    setting("routing_http_request_x_amzn_mtls_clientcert_validity_header_name", "routing.http.request.x_amzn_mtls_clientcert_validity.header_name", Kind::Str, Listeners::Https),
+    setting("routing_http_request_x_amzn_mtls_clientcert_leaf_header_name", "routing.http.request.x_amzn_mtls_clientcert_leaf.header_name", Kind::Str, Listeners::Https),
+    setting("routing_http_request_x_amzn_mtls_clientcert_header_name", "routing.http.request.x_amzn_mtls_clientcert.header_name", Kind::Str, Listeners::Https),
+    setting("routing_http_request_x_amzn_tls_version_header_name", "routing.http.request.x_amzn_tls_version.header_name", Kind::Str, Listeners::Https),
+    setting("routing_http_request_x_amzn_tls_cipher_suite_header_name", "routing.http.request.x_amzn_tls_cipher_suite.header_name", Kind::Str, Listeners::Https),
+];
+
+impl ListenerSetting {
+    /// What the docs and errors say about where the setting applies.
+    pub fn applies_to(&self) -> &'static str {
+        self.listeners.describe()
+    }
+}
+
+/// Listener attributes (ModifyListenerAttributes keys) for the settings `planned` states that its
+/// protocol has.
+pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
+    let protocol = planned.get("protocol").as_str();
+    LISTENER_SETTINGS
+        .iter()
+        .filter(|s| s.listeners.have(protocol))
+        .filter_map(|s| Some((s.key.to_string(), s.kind.text(planned.get(s.name))?)))
+        .collect()
+}
 
 /// The action ARNs, once known (before the create or update call).
 pub fn check_values(planned: &Value, diags: &mut Diagnostics) {
@@ -35,6 +125,15 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
                 &at(name),
                 "Argument not allowed for this protocol",
                 format!("`{name}` applies to HTTPS and TLS listeners, not {protocol}."),
+            );
+        }
+    }
+    for s in LISTENER_SETTINGS {
+        if config.get(s.name).is_set() && !s.listeners.have(Some(protocol)) {
+            diags.error_at(
+                &at(s.name),
+                "Argument not allowed for this protocol",
+                format!("`{}` applies to {} listeners, not {protocol}.", s.name, s.applies_to()),
             );
         }
     }
@@ -89,6 +188,8 @@ pub struct RemoteListener {
     pub alpn_policy: Option<String>,
     pub default_actions: Vec<Action>,
     pub mutual_authentication: Option<RemoteMutualAuthentication>,
+    /// The listener attributes (DescribeListenerAttributes).
+    pub attributes: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -102,7 +203,7 @@ pub struct RemoteMutualAuthentication {
 }
 
 pub fn state_from_remote(remote: &RemoteListener, prior: &Value, default_tags: &BTreeMap<String, String>) -> Value {
-    Value::object([
+    let mut state = Value::object([
         ("arn", Value::string(&remote.arn)),
         ("id", Value::string(&remote.arn)),
         ("load_balancer_arn", Value::string(&remote.load_balancer_arn)),
@@ -126,7 +227,16 @@ pub fn state_from_remote(remote: &RemoteListener, prior: &Value, default_tags: &
             actions::list_from_sdk(&remote.default_actions, prior.get("default_action")),
         ),
         ("mutual_authentication", mutual_authentication_value(remote, prior)),
-    ])
+    ]);
+    for s in LISTENER_SETTINGS {
+        let value = match remote.attributes.get(s.key) {
+            Some(text) if s.listeners.have(remote.protocol.as_deref()) => s.kind.value(text),
+            // Not reported (or not this listener's): as configured.
+            _ => prior.get(s.name).clone(),
+        };
+        state.set(s.name, value);
+    }
+    state
 }
 
 /// The `mutual_authentication` block: shown when the configuration has one or mTLS is on.

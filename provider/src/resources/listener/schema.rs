@@ -3,8 +3,28 @@
 use super::model;
 use crate::framework::{validators as v, Attribute, Block, NestedBlock, Schema};
 use crate::resources::actions;
+use crate::resources::values::AttributeKind as Kind;
 
 pub const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
+
+/// The argument of a listener attribute: what AWS reports is kept, what is configured is written.
+fn listener_setting(s: &model::ListenerSetting) -> Attribute {
+    let attribute = match s.kind {
+        Kind::Bool => Attribute::bool(s.name),
+        Kind::Int => Attribute::number(s.name),
+        Kind::Str => Attribute::string(s.name),
+    };
+    let attribute = attribute.optional_computed().description(&format!(
+        "The listener attribute `{}`; {} listeners only. Left out, it stays as AWS has it.",
+        s.key,
+        s.applies_to()
+    ));
+    if s.name == "tcp_idle_timeout_seconds" {
+        attribute.validate(v::int_between(60, 6000))
+    } else {
+        attribute
+    }
+}
 
 pub fn schema() -> Schema {
     let mutual_authentication = Block::new()
@@ -45,6 +65,9 @@ pub fn schema() -> Schema {
         .attribute(Attribute::string_map("tags_all").computed().description("All tags, including the provider's `default_tags`."))
         .block(actions::action_block("default_action").with_description("What happens to requests no rule matches, in order: any `authenticate-oidc` / `authenticate-cognito` actions, then `forward`, `redirect` or `fixed-response`."))
         .block(NestedBlock::list("mutual_authentication", mutual_authentication).max_items(1).with_description("Client certificate authentication (mTLS); HTTPS listeners only."));
+    let block = model::LISTENER_SETTINGS
+        .iter()
+        .fold(block, |block, s| block.attribute(listener_setting(s)));
     Schema::new(0, block)
         .check(model::validate)
         .apply_check(model::check_values)

@@ -6,15 +6,8 @@ use std::collections::BTreeMap;
 use crate::framework::tags::tags_from_remote;
 use crate::framework::{Blocks, Diagnostics};
 use crate::resources::values::arn_suffix;
+use crate::resources::values::AttributeKind as Kind;
 use crate::tfvalue::{AttributePath, Value};
-
-/// How a [`Setting`]'s attribute value reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Bool,
-    Int,
-    Str,
-}
 
 /// A load balancer argument that is one load balancer attribute (ModifyLoadBalancerAttributes key).
 /// The table below is the one place that says which types have it and what AWS starts with.
@@ -34,21 +27,11 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// The attribute text as a Terraform value.
     fn value(&self, text: &str) -> Value {
-        match self.kind {
-            Kind::Bool => Value::Bool(text == "true"),
-            Kind::Int => text.parse::<i64>().map_or(Value::Null, Value::int),
-            Kind::Str => Value::string(text),
-        }
+        self.kind.value(text)
     }
-    /// A planned value as the attribute text, when it is known.
     fn text(&self, v: &Value) -> Option<String> {
-        match self.kind {
-            Kind::Bool => v.as_bool().map(|b| b.to_string()),
-            Kind::Int => v.as_i64().map(|n| n.to_string()),
-            Kind::Str => v.as_str().map(str::to_string),
-        }
+        self.kind.text(v)
     }
     fn applies_to(&self, kind: &str) -> bool {
         self.types.contains(&kind)

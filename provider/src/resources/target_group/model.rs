@@ -95,6 +95,13 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             format!("`slow_start` applies to HTTP and HTTPS groups, not {protocol}."),
         );
     }
+    if config.get("load_balancing_anomaly_mitigation").is_set() && !is_http {
+        diags.error_at(
+            &at("load_balancing_anomaly_mitigation"),
+            "Argument not allowed for this protocol",
+            format!("`load_balancing_anomaly_mitigation` applies to HTTP and HTTPS groups, not {protocol}."),
+        );
+    }
     if config.get("load_balancing_algorithm_type").is_set() && !is_http {
         diags.error_at(
             &at("load_balancing_algorithm_type"),
@@ -202,6 +209,14 @@ pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
         if let Some(s) = planned.get("load_balancing_algorithm_type").as_str() {
             put("load_balancing.algorithm.type", s.to_string());
         }
+        if let Some(s) = planned.get("load_balancing_anomaly_mitigation").as_str() {
+            put("load_balancing.algorithm.anomaly_mitigation", s.to_string());
+        }
+    }
+    if !lambda {
+        if let Some(s) = planned.get("load_balancing_cross_zone_enabled").as_str() {
+            put("load_balancing.cross_zone.enabled", s.to_string());
+        }
     }
     if L4_PROTOCOLS.contains(&protocol) {
         if let Some(b) = planned.get("proxy_protocol_v2").as_bool() {
@@ -307,10 +322,28 @@ pub fn plan_protocol_defaults(config: &Value, planned: &mut Value) {
             }
         }),
     );
+    default(
+        "load_balancing_anomaly_mitigation",
+        protocol.map(|p| {
+            if HTTP_PROTOCOLS.contains(&p) {
+                Value::string("off")
+            } else {
+                Value::Null
+            }
+        }),
+    );
     if config.get("target_type").is_wholly_known() {
         default(
             "lambda_multi_value_headers_enabled",
             Some(if lambda { Value::Bool(false) } else { Value::Null }),
+        );
+        default(
+            "load_balancing_cross_zone_enabled",
+            Some(if lambda {
+                Value::Null
+            } else {
+                Value::string("use_load_balancer_configuration")
+            }),
         );
     }
 }
@@ -543,6 +576,22 @@ pub fn state_from_remote(remote: &RemoteTargetGroup, prior: &Value, default_tags
                 Value::opt_string(attr("load_balancing.algorithm.type"))
             } else {
                 Value::Null
+            },
+        ),
+        (
+            "load_balancing_anomaly_mitigation",
+            if is_http {
+                Value::string(attr("load_balancing.algorithm.anomaly_mitigation").unwrap_or_else(|| "off".into()))
+            } else {
+                Value::Null
+            },
+        ),
+        (
+            "load_balancing_cross_zone_enabled",
+            if remote.target_type.as_deref() == Some("lambda") {
+                Value::Null
+            } else {
+                Value::string(attr("load_balancing.cross_zone.enabled").unwrap_or_else(|| "use_load_balancer_configuration".into()))
             },
         ),
         (
