@@ -463,6 +463,55 @@ async fn moved_blocks_take_over_terraform_provider_aws_state_and_plan_empty() {
             "xff_header_processing_mode": "append", "zone_id": lb.canonical_hosted_zone_id()
         });
 
+        let forward = tgbind_aws::elbv2::types::Action::builder()
+            .r#type(tgbind_aws::elbv2::types::ActionTypeEnum::Forward)
+            .target_group_arn(&group_arn)
+            .build();
+        let listener = elb
+            .create_listener()
+            .load_balancer_arn(&lb_arn)
+            .port(80)
+            .protocol(ProtocolEnum::Http)
+            .default_actions(forward.clone())
+            .send()
+            .await
+            .unwrap();
+        let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+        let rule = elb
+            .create_rule()
+            .listener_arn(&listener_arn)
+            .priority(10)
+            .actions(forward)
+            .conditions(
+                tgbind_aws::elbv2::types::RuleCondition::builder()
+                    .field("path-pattern")
+                    .path_pattern_config(
+                        tgbind_aws::elbv2::types::PathPatternConditionConfig::builder()
+                            .values("/api/*")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let rule_arn = rule.rules()[0].rule_arn().unwrap().to_string();
+        // As v5 writes an action: every action block present, empty where unused.
+        let action = serde_json::json!({"authenticate_cognito": [], "authenticate_oidc": [], "fixed_response": [],
+            "forward": [], "order": 1, "redirect": [], "target_group_arn": group_arn, "type": "forward"});
+        let listener_state = serde_json::json!({
+            "alpn_policy": null, "arn": listener_arn, "certificate_arn": null, "default_action": [action],
+            "id": listener_arn, "load_balancer_arn": lb_arn, "mutual_authentication": [], "port": 80,
+            "protocol": "HTTP", "ssl_policy": "", "tags": {}, "tags_all": {}, "tcp_idle_timeout_seconds": null,
+            "timeouts": null
+        });
+        let rule_state = serde_json::json!({
+            "action": [action], "arn": rule_arn, "id": rule_arn, "listener_arn": listener_arn, "priority": 10,
+            "condition": [{"host_header": [], "http_header": [], "http_request_method": [],
+                "path_pattern": [{"values": ["/api/*"]}], "query_string": [], "source_ip": []}],
+            "tags": null, "tags_all": {}
+        });
+
         let stand_in = tempfile::tempdir().unwrap();
         let null_provider = std::path::Path::new(
             &std::env::var("TGBIND_CACHE").unwrap_or_else(|_| format!("{}/.cache/tgbind", std::env::var("HOME").unwrap())),
@@ -483,7 +532,12 @@ async fn moved_blocks_take_over_terraform_provider_aws_state_and_plan_empty() {
         let w = Workdir::with_installation(&tf, &moto, &installation);
         w.write_raw(
             "terraform.tfstate",
-            &aws_provider_state(&[("aws_lb_target_group", "app", group_state), ("aws_alb", "front", lb_state)]),
+            &aws_provider_state(&[
+                ("aws_lb_target_group", "app", group_state),
+                ("aws_alb", "front", lb_state),
+                ("aws_lb_listener", "http", listener_state),
+                ("aws_alb_listener_rule", "api", rule_state),
+            ]),
         );
         w.write_config(&format!(
             r#"
@@ -512,12 +566,51 @@ resource "elbv2_load_balancer" "front" {{
   name    = "front"
   subnets = ["{}", "{}"]
 }}
+
+moved {{
+  from = aws_lb_listener.http
+  to   = elbv2_listener.http
+}}
+
+moved {{
+  from = aws_alb_listener_rule.api
+  to   = elbv2_listener_rule.api
+}}
+
+resource "elbv2_listener" "http" {{
+  load_balancer_arn = elbv2_load_balancer.front.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {{
+    type             = "forward"
+    target_group_arn = elbv2_target_group.app.arn
+  }}
+}}
+
+resource "elbv2_listener_rule" "api" {{
+  listener_arn = elbv2_listener.http.arn
+  priority     = 10
+  action {{
+    type             = "forward"
+    target_group_arn = elbv2_target_group.app.arn
+  }}
+  condition {{
+    path_pattern {{
+      values = ["/api/*"]
+    }}
+  }}
+}}
 "#,
             subnet_ids[0], subnet_ids[1]
         ));
         // Terraform counts a move as a change; the resources themselves plan nothing.
         let plan = w.plan_json();
-        for address in ["elbv2_target_group.app", "elbv2_load_balancer.front"] {
+        for address in [
+            "elbv2_target_group.app",
+            "elbv2_load_balancer.front",
+            "elbv2_listener.http",
+            "elbv2_listener_rule.api",
+        ] {
             assert_eq!(
                 plan.actions(address),
                 ["no-op"],
@@ -530,7 +623,12 @@ resource "elbv2_load_balancer" "front" {{
         let state = w.terraform(&["state", "list"]);
         assert_eq!(
             state.stdout.split_whitespace().collect::<Vec<_>>(),
-            ["elbv2_load_balancer.front", "elbv2_target_group.app"]
+            [
+                "elbv2_listener.http",
+                "elbv2_listener_rule.api",
+                "elbv2_load_balancer.front",
+                "elbv2_target_group.app"
+            ]
         );
         w.assert_no_changes(&format!("terraform {}: after the move", tf.version));
         // The objects are ours now: destroy removes them.
