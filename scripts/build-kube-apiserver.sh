@@ -36,7 +36,7 @@ log "generating OpenAPI definitions (not shipped in the source tarball)"
 go build -o "$W/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen
 find -H . \( -not \( \( -path ./_\* -o -path ./.\* -o -path ./vendor \) -prune \) \) -type f -name '*.go' |
   sed 's|^./staging/src|vendor|; s|/[^/]*$||; s|^./||' | LC_ALL=C sort -u |
-  while read -r d; do grep -l '^// *+k8s:' "$d"/*.go 2>/dev/null | xargs -r grep -l '+k8s:openapi-gen=' | head -1 | xargs -r dirname || true; done |
+  while read -r d; do grep -l '^// *+k8s:' "$d"/*.go 2>/dev/null | xargs -r grep -l '+k8s:openapi-gen=' | sed -n 1p | xargs -r dirname || true; done |
   grep -vE '^vendor/k8s.io/(code-generator|sample-apiserver)/' | LC_ALL=C sort -u | sed 's|^|k8s.io/kubernetes/|' | paste -sd, >"$W/openapi-inputs"
 "$W/openapi-gen" -i "$(cat "$W/openapi-inputs")" -p k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
   -h vendor/k8s.io/code-generator/hack/boilerplate.go.txt -r "$W/openapi-violations.report"

@@ -205,3 +205,16 @@ impl AttributeKind {
         }
     }
 }
+
+/// The entries of `desired` whose value differs from `current`: the writes an attribute-backed
+/// setting table needs (load balancer, target group and listener attributes alike).
+pub fn changed_attributes(
+    desired: &std::collections::BTreeMap<String, String>,
+    current: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    desired
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}

@@ -12,7 +12,7 @@ use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::actions;
 use crate::resources::remote::{fetch_tags, report, to_tags};
-use crate::resources::values::{i32_of, str_of};
+use crate::resources::values::{changed_attributes, i32_of, str_of};
 use crate::tfvalue::Value;
 
 /// The listener as AWS reports it; `None` when it does not exist (or after a reported error).
@@ -52,9 +52,8 @@ pub async fn write_attributes(
     current: &BTreeMap<String, String>,
     diags: &mut Diagnostics,
 ) -> BTreeMap<String, String> {
-    let changed: Vec<ListenerAttribute> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
+    let changed: Vec<ListenerAttribute> = changed_attributes(desired, current)
+        .into_iter()
         .map(|(k, v)| ListenerAttribute::builder().key(k).value(v).build())
         .collect();
     if changed.is_empty() {

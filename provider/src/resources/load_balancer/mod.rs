@@ -14,9 +14,10 @@ use tgbind_aws::{Elbv2Arn, Elbv2Kind};
 use crate::context::Elbv2Context;
 use crate::framework::{Blocks, Diagnostics, ImportId, Resource, Schema};
 use crate::resources::remote::{read_listed, update_tags};
+use crate::resources::values::changed_attributes;
 use crate::resources::values::{created_but_unread, duration_or, name_for_create, str_of, strings_of};
 use crate::tfvalue::{AttributePath, Value};
-use model::{changed_attributes, desired_attributes, state_from_remote};
+use model::{desired_attributes, state_from_remote};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 

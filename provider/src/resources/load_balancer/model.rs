@@ -235,15 +235,6 @@ pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
     out
 }
 
-/// Only the attributes whose value differs from `current`.
-pub fn changed_attributes(desired: &BTreeMap<String, String>, current: &BTreeMap<String, String>) -> Vec<(String, String)> {
-    desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 /// One availability zone of a load balancer as AWS reports it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RemoteZone {

@@ -12,7 +12,7 @@ use super::model::{HealthCheckSettings, RemoteTargetGroup};
 use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::remote::{fetch_tags, report, to_tags};
-use crate::resources::values::{i32_of, str_of};
+use crate::resources::values::{changed_attributes, i32_of, str_of};
 use crate::tfvalue::Value;
 
 /// Sets the health check on a CreateTargetGroup or ModifyTargetGroup request (their builders share
@@ -157,9 +157,8 @@ pub async fn write_attributes(
     current: &BTreeMap<String, String>,
     diags: &mut Diagnostics,
 ) -> Option<BTreeMap<String, String>> {
-    let changed: Vec<TargetGroupAttribute> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
+    let changed: Vec<TargetGroupAttribute> = changed_attributes(desired, current)
+        .into_iter()
         .map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build())
         .collect();
     if changed.is_empty() {

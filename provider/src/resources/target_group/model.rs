@@ -225,8 +225,6 @@ pub fn desired_attributes(planned: &Value) -> BTreeMap<String, String> {
         if let Some(b) = planned.get("preserve_client_ip").as_bool() {
             put("preserve_client_ip.enabled", b.to_string());
         }
-    }
-    if L4_PROTOCOLS.contains(&protocol) {
         if let Some(b) = planned.get("connection_termination").as_bool() {
             put("deregistration_delay.connection_termination.enabled", b.to_string());
         }
