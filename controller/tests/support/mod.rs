@@ -4,6 +4,7 @@
 
 pub mod corpus;
 pub mod scripted;
+pub mod traffic;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -31,7 +32,10 @@ pub struct Env {
     pub client: kube::Client,
     pub slices: ApiResource,
     pub vpc: String,
+    /// Talks to `aws_endpoint()`: the data plane when there is one, else moto.
     pub elb: elbv2::Client,
+    /// elb-dataplane in front of moto (`start_with_dataplane`): real health checks and routing.
+    pub dataplane: Option<Arc<tgbind_testkit::dataplane::Dataplane>>,
 }
 
 pub async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {
@@ -62,6 +66,32 @@ impl Env {
         Self::start_full(&[], Arc::new(Moto::start()), crd).await
     }
 
+    /// With elb-dataplane in front of moto: the controller and `elb` talk to it, targets are
+    /// health-checked for real (time-scaled by `time_scale`) and listeners serve requests.
+    pub async fn start_with_dataplane(time_scale: f64) -> Env {
+        let mut env = Self::start().await;
+        let dataplane = tgbind_testkit::dataplane::Dataplane::start(
+            &env.moto.endpoint(),
+            tgbind_testkit::dataplane::Options {
+                time_scale,
+                refresh: Duration::from_millis(500),
+                ..Default::default()
+            },
+        )
+        .expect("elb-dataplane starts");
+        env.elb = elbv2_client(&dataplane.endpoint());
+        env.dataplane = Some(Arc::new(dataplane));
+        env
+    }
+
+    /// Where the controller and `elb` send AWS calls.
+    pub fn aws_endpoint(&self) -> String {
+        match &self.dataplane {
+            Some(d) => d.endpoint(),
+            None => self.moto.endpoint(),
+        }
+    }
+
     async fn start_full(users: &[(&str, &str, &str)], moto: Arc<Moto>, crd: CustomResourceDefinition) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let api = ApiServer::start_with_users(users);
@@ -83,6 +113,7 @@ impl Env {
             slices,
             vpc,
             elb,
+            dataplane: None,
         }
     }
 
@@ -361,7 +392,7 @@ impl Controller {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("KUBECONFIG", env.api.kubeconfig_path())
-            .env("AWS_ENDPOINT_URL", env.moto.endpoint())
+            .env("AWS_ENDPOINT_URL", env.aws_endpoint())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", secrets::AWS_ACCESS_KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", secrets::AWS_SECRET_ACCESS_KEY)
@@ -408,6 +439,23 @@ impl Drop for Controller {
         self.kill();
         tgbind_testkit::logs::keep_log(&self.log, "controller");
     }
+}
+
+/// An ELBv2 client for `endpoint` with the static test credentials.
+pub fn elbv2_client(endpoint: &str) -> elbv2::Client {
+    let config = elbv2::Config::builder()
+        .behavior_version_latest()
+        .region(elbv2::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(elbv2::config::Credentials::new(
+            secrets::AWS_ACCESS_KEY_ID,
+            secrets::AWS_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "tests",
+        ))
+        .build();
+    elbv2::Client::from_conf(config)
 }
 
 /// A group's registered targets as `ip:port`, read with `elb` (for tasks that hold a client, not
