@@ -155,3 +155,60 @@ async fn rolling_update_through_leader_kills_and_throttling_loses_no_request() {
     let report = rolling_update(true, Weather::Storm).await;
     assert_eq!(report.failed(), 0, "{}", report.summary());
 }
+
+/// Draining and health as the data plane reports them: a removed pod's target drains (one
+/// DeregisterTargets, never a second while more events arrive) and gets no new requests while its
+/// server still serves; a new target counts as healthy in the binding's status once its checks
+/// pass, with no Kubernetes event in between.
+#[tokio::test]
+async fn draining_targets_get_no_new_requests_and_are_deregistered_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let env = Env::start_with_dataplane(TIME_SCALE).await;
+    let dataplane = env.dataplane.clone().unwrap();
+    let faults = tgbind_testkit::faults::FaultProxy::start(dataplane.api.port());
+    let lb = LoadBalancer::create(&env, "drain", 10, 2, 30).await;
+    let mut fleet = Fleet::new(&env, "web", None).await;
+    fleet.start("p1", 3, 1).await;
+    fleet.start("p2", 3, 2).await;
+    let _controller = controller(&env, "drain", &faults.endpoint());
+    env.binding("web", Spec::ip("web", 80, &lb.group)).await;
+    wait_for("status counts two healthy targets", Duration::from_secs(30), || async {
+        env.tgbs()
+            .get("web")
+            .await
+            .unwrap()
+            .status
+            .is_some_and(|s| s.healthy_targets == Some(2))
+    })
+    .await;
+
+    let load = Load::start(lb.address, "web.example.com", "/", RATE);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    fleet.delete("p2", Duration::from_secs(5)).await;
+    wait_for("p2 draining", Duration::from_secs(10), || async {
+        dataplane
+            .target_states(&lb.group)
+            .iter()
+            .any(|(t, s)| t.id == "127.0.3.2" && s == "draining")
+    })
+    .await;
+    let draining_from = load.so_far().elapsed;
+    // More endpoint events while p2 drains.
+    fleet.start("p3", 3, 3).await;
+    fleet.forget("p2").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let report = load.stop().await;
+    println!("draining under load: {}", report.summary());
+    assert_eq!(report.failed(), 0, "{}", report.summary());
+    let after = report
+        .window(draining_from + Duration::from_millis(50), report.elapsed)
+        .answered_by();
+    assert!(!after.contains_key("p2"), "a draining target got new requests: {after:?}");
+    assert!(after.contains_key("p1"), "{after:?}");
+    let deregistrations = faults
+        .forwarded_bodies()
+        .iter()
+        .filter(|b| b.contains("Action=DeregisterTargets") && b.contains("127.0.3.2"))
+        .count();
+    assert_eq!(deregistrations, 1, "a draining target is deregistered once");
+}
