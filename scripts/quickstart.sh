@@ -33,6 +33,7 @@ echo "installed tgbind/elbv2 from a provider mirror; .terraform.lock.hcl records
 tf apply -auto-approve -no-color -input=false "${TF_VARS[@]}"
 TG_ARN=$("$TGBIND_TERRAFORM" output -raw target_group_arn)
 DNS_NAME=$("$TGBIND_TERRAFORM" output -raw dns_name)
+LISTENER_ARN=$("$TGBIND_TERRAFORM" output -raw listener_arn)
 
 step "A second plan right after apply: nothing to change"
 "$TGBIND_TERRAFORM" plan -no-color -detailed-exitcode "${TF_VARS[@]}" >/dev/null && echo "No changes."
@@ -49,8 +50,9 @@ step "Installing the TargetGroupBinding CRD and starting tgbind-controller"
 "$KUBECTL" wait --for=condition=Established crd/targetgroupbindings.elbv2.k8s.aws --timeout=30s
 start_controller "$KUBECONFIG" controller
 
-step "Creating Service demo and its EndpointSlice (three ready pods; no kubelet here, so we write it)"
+step "Creating Service demo: three pods that serve, and its EndpointSlice (no kubelet here, so we write it)"
 "$KUBECTL" apply -f "$ROOT/examples/quickstart/k8s/service.yaml"
+start_pods demo-1=10.42.0.11 demo-2=10.42.0.12 demo-3=10.42.1.13
 create_pod_interfaces 10.42.0.11 10.42.0.12 10.42.1.13
 write_slice "$KUBECONFIG" demo 10.42.0.11 10.42.0.12 10.42.1.13
 
@@ -76,15 +78,39 @@ step "spec.networking: the nodes' security group now admits the load balancer (r
 for _ in $(seq 100); do rules=$(show_ingress "$NODE_SG"); [[ "$rules" == *"$LB_SG"* ]] && break; sleep 0.1; done
 show_ingress "$NODE_SG" | grep "$LB_SG"
 
+# answered_by REPORT: who answered, and the failures, from a `traffic load` report.
+answered_by() {
+  "$PY" - "$1" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+print(f"  {r['requests']} requests, {r['failed']} failed, p99 {r['p99_ms']:.1f} ms; answered by:")
+for pod, n in sorted(r["answered_by"].items()):
+    print(f"    {pod}: {n}")
+sys.exit(1 if r["failed"] else 0)
+PY
+}
+
+step "Requests through the load balancer (elb-dataplane serves listener port 80 on $(listener_address "$LISTENER_ARN"))"
+wait_tgb "$KUBECONFIG" demo healthyTargets 3
+LB_ADDRESS=$(listener_address "$LISTENER_ARN")
+answered_by "$(send_load "$LB_ADDRESS" 2)"
+
 step "Scaling the Service to four pods: the new endpoint is registered within milliseconds"
+start_pods demo-4=10.42.1.14
 create_pod_interfaces 10.42.1.14
 write_slice "$KUBECONFIG" demo 10.42.0.11 10.42.0.12 10.42.1.13 10.42.1.14
 wait_tgb "$KUBECONFIG" demo registeredTargets 4
 "$KUBECTL" get targetgroupbindings -o wide
-echo "(new targets start unhealthy; the controller re-checks health until all are healthy)"
+echo "(a new target is initial until the load balancer's health checks pass; the controller re-checks health until all are healthy)"
 wait_tgb "$KUBECONFIG" demo healthyTargets 4
 "$KUBECTL" get targetgroupbindings -o wide
 show_targets
+
+step "Requests through the load balancer again: the new pod answers too"
+REPORT=$(send_load "$LB_ADDRESS" 2)
+answered_by "$REPORT"
+"$PY" -c 'import json, sys; sys.exit(0 if "demo-4" in json.loads(sys.argv[1])["answered_by"] else 1)' "$REPORT" ||
+  fail "the new pod demo-4 answered no request"
 
 cat <<MSG
 

@@ -97,3 +97,8 @@ output "target_group_arn" {
   description = "Put this in the TargetGroupBinding's spec.targetGroupARN."
   value       = elbv2_target_group.app.arn
 }
+
+output "listener_arn" {
+  description = "The HTTP listener (the local walkthrough finds where its data plane serves it by this)."
+  value       = elbv2_listener.http.arn
+}

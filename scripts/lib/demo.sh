@@ -1,5 +1,6 @@
 # Shared by scripts/quickstart.sh and scripts/cluster-migration.sh: the preamble (repository root,
-# caches, a scratch directory, tools and binaries), emulated AWS, the network the examples need,
+# caches, a scratch directory, tools and binaries), emulated AWS with a load-balancer data plane
+# (elb-dataplane: real health checks and routing), pods that serve, a load generator, the network the examples need,
 # Terraform pointed at the locally built provider, and EndpointSlices written as a cluster would
 # (there is no kubelet). Source it under `set -euo pipefail`; it sets ROOT and WORK.
 
@@ -31,17 +32,22 @@ prepare() {
 }
 
 # build_binaries: the provider and controller for $PROFILE (release unless QUICKSTART_PROFILE=debug,
-# which reuses the test build); sets PROVIDER_DIR and CONTROLLER.
+# which reuses the test build), and the test substrate's data plane and traffic tools; sets
+# PROVIDER_DIR, CONTROLLER, DATAPLANE and TRAFFIC.
 build_binaries() {
   PROFILE=${QUICKSTART_PROFILE:-release}
-  step "Building the provider and the controller ($PROFILE)"
+  step "Building the provider, the controller and the test substrate's elb-dataplane ($PROFILE)"
+  local args=(-p terraform-provider-elbv2 -p tgbind-controller --bin terraform-provider-elbv2 --bin tgbind-controller)
+  args+=(-p tgbind-testkit --bin elb-dataplane --bin traffic)
   if [ "$PROFILE" = release ]; then
-    cargo build --release -p terraform-provider-elbv2 -p tgbind-controller
+    cargo build --release "${args[@]}"
   else
-    cargo build -p terraform-provider-elbv2 -p tgbind-controller
+    cargo build "${args[@]}"
   fi
   PROVIDER_DIR="$CARGO_TARGET_DIR/$PROFILE"
   CONTROLLER="$CARGO_TARGET_DIR/$PROFILE/tgbind-controller"
+  DATAPLANE="$CARGO_TARGET_DIR/$PROFILE/elb-dataplane"
+  TRAFFIC="$CARGO_TARGET_DIR/$PROFILE/traffic"
 }
 
 # start_moto: moto_server on a free loopback port; sets ENDPOINT and MOTO_PID.
@@ -59,8 +65,59 @@ start_moto() {
     sleep 0.1
   done
   [ -n "$up" ] || fail "moto_server did not listen on port $port within 30 s" "$WORK/moto.log"
+  MOTO_ENDPOINT=$ENDPOINT
+  start_dataplane
   # The test suite's distinctive credentials (testkit/src/secrets.rs), so its log scan covers these runs.
   export AWS_ACCESS_KEY_ID=AKIATGBINDSUITE00001 AWS_SECRET_ACCESS_KEY='tgbind+suite/Secret-4kq9Zr7wXb' AWS_REGION=us-east-1
+}
+
+# start_dataplane: elb-dataplane in front of moto; everything (Terraform, the controllers, the
+# checks) then talks to it, and ENDPOINT becomes its address. Health-check intervals, timeouts and
+# deregistration delays run DATAPLANE_TIME_SCALE (default 10) times faster than configured; pod
+# addresses in 10.42.0.0/16 are served on 127.42.0.0/16. Sets DATAPLANE_PID.
+start_dataplane() {
+  "$DATAPLANE" --upstream "$MOTO_ENDPOINT" --time-scale "${DATAPLANE_TIME_SCALE:-10}" --refresh-ms 500 \
+    --reach 10.42.0.0/16=127.42.0.0 >"$WORK/dataplane.out" 2>"$WORK/dataplane.log" &
+  DATAPLANE_PID=$!
+  for _ in $(seq 100); do
+    [ -s "$WORK/dataplane.out" ] && break
+    kill -0 "$DATAPLANE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  ENDPOINT=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$WORK/dataplane.out") ||
+    fail "elb-dataplane did not start" "$WORK/dataplane.log"
+  echo "elb-dataplane on $ENDPOINT in front of moto (real health checks and routing; an emulator, not AWS)"
+}
+
+# start_pods NAME=IP...: a serving pod per pair (answers every request with its name), on the
+# loopback address elb-dataplane reaches IP at; each keeps serving 2 s after SIGTERM. Appends to POD_PIDS.
+POD_PIDS=()
+start_pods() {
+  local pair ip
+  for pair in "$@"; do
+    ip=${pair#*=}
+    "$TRAFFIC" pod --name "${pair%%=*}" --listen "127.${ip#10.}:8080" --grace 2s &
+    POD_PIDS+=($!)
+  done
+}
+
+# listener_address LISTENER_ARN: where elb-dataplane serves the listener (host:port).
+listener_address() {
+  local address=""
+  for _ in $(seq 100); do
+    address=$(curl -sf "$ENDPOINT/dataplane/listeners" | "$PY" -c '
+import json, sys
+print(next((l["address"] for l in json.load(sys.stdin) if l["listener_arn"] == sys.argv[1]), ""))' "$1") || true
+    [ -n "$address" ] && break
+    sleep 0.1
+  done
+  [ -n "$address" ] || fail "elb-dataplane never served $1"
+  echo "$address"
+}
+
+# send_load ADDRESS SECONDS [RATE]: requests through the load balancer; prints the JSON report.
+send_load() {
+  "$TRAFFIC" load --address "$1" --seconds "$2" --rate "${3:-200}"
 }
 
 # create_network: a VPC with two subnets in two zones through the EC2 API; sets VPC_ID and SUBNETS
@@ -168,6 +225,11 @@ finish() {
     kill "$MOTO_PID" 2>/dev/null
     wait "$MOTO_PID" 2>/dev/null
   fi
+  local pid
+  for pid in ${POD_PIDS[@]+"${POD_PIDS[@]}"} ${DATAPLANE_PID:-}; do
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   keep_logs
   rm -rf "$WORK"
 }
