@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# The cluster migration walkthrough, end to end and checked: emulated AWS, two real kube-apiservers
-# (clusters A and B) each with tgbind-controller, examples/cluster-migration applied with Terraform,
-# then examples/cluster-migration/migrate.sh moving Service web from A to B. A watcher polls the
-# listener and target health throughout and fails the run if a target group that receives traffic
-# ever has no healthy target; after retiring A, group a must hold exactly cluster B's targets.
+# The cluster migration walkthrough, end to end and checked: emulated AWS behind elb-dataplane (real
+# health checks and routing), two real kube-apiservers (clusters A and B) each with tgbind-controller
+# and three pods that serve, examples/cluster-migration applied with Terraform, then
+# examples/cluster-migration/migrate.sh moving Service web from A to B while 200 requests/s go
+# through the load balancer. The run fails on any failed request, or if a target group that receives
+# traffic ever has no healthy target (a watcher polls); after retiring A, group a must hold exactly
+# cluster B's targets, and A's pods are stopped with the load still running.
+#
+# MIGRATION_CONTROL=1 runs the control instead: the same migration with the health gate skipped
+# (all traffic to B at once, before its targets pass their health checks); it passes only if
+# requests fail, which shows the load check can catch a migration that loses requests.
 set -euo pipefail
 source "$(dirname "$0")/lib/demo.sh"
 prepare
 
 MOTO_PID=""
 WATCHER_PID=""
+LOAD_PID=""
+CONTROL=${MIGRATION_CONTROL:-}
 cleanup() {
   set +e
   [ -n "$WATCHER_PID" ] && kill "$WATCHER_PID" 2>/dev/null
+  [ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
   finish
 }
 trap cleanup EXIT INT TERM
@@ -39,12 +48,21 @@ for c in a b; do
   start_controller "$KC" "cluster-$c"
   "$KUBECTL" --kubeconfig "$KC" apply -f "$ROOT/examples/cluster-migration/k8s/service.yaml" >/dev/null
 done
+start_pods a-1=10.42.0.11 a-2=10.42.0.12 a-3=10.42.0.13
+A_PODS=("${POD_PIDS[@]}")
+start_pods b-1=10.42.1.21 b-2=10.42.1.22 b-3=10.42.1.23
 write_slice "$WORK/kube-a/kubeconfig" web 10.42.0.11 10.42.0.12 10.42.0.13
 write_slice "$WORK/kube-b/kubeconfig" web 10.42.1.21 10.42.1.22 10.42.1.23
 
 step "Cluster A serves all traffic: binding web-a on group a"
 sed -e "s|NAME|web-a|" -e "s|TARGET_GROUP_ARN|$GROUP_A|" "$ROOT/examples/cluster-migration/k8s/binding.yaml" |
   "$KUBECTL" --kubeconfig "$WORK/kube-a/kubeconfig" apply -f -
+# Three passing health checks at default settings (interval 30 s, threshold 5: 150 s in AWS; 15 s
+# here, time-scaled by the data plane).
+for _ in $(seq 6); do
+  [ "$("$KUBECTL" --kubeconfig "$WORK/kube-a/kubeconfig" get tgb web-a -o jsonpath='{.status.healthyTargets}')" = 3 ] && break
+  sleep 5
+done
 wait_tgb "$WORK/kube-a/kubeconfig" web-a healthyTargets 3
 
 # The checks, in Python with boto3 against the same emulated AWS.
@@ -94,14 +112,55 @@ PY
 "$PY" "$WORK/check.py" "$ENDPOINT" "$LISTENER" --watch "$WORK/stop-watch" "$WORK/violations" &
 WATCHER_PID=$!
 
-step "examples/cluster-migration/migrate.sh: cluster A -> cluster B"
-TERRAFORM="$TGBIND_TERRAFORM" AFTER_STEP="$PY $WORK/check.py $ENDPOINT $LISTENER" \
-  bash "$ROOT/examples/cluster-migration/migrate.sh" "$WORK/tf" "$WORK/kube-a/kubeconfig" "$WORK/kube-b/kubeconfig"
+LB_ADDRESS=$(listener_address "$LISTENER")
+step "200 requests/s through the load balancer (elb-dataplane serves the listener on $LB_ADDRESS)"
+"$TRAFFIC" load --address "$LB_ADDRESS" --rate 200 --seconds 900 --stop-file "$WORK/stop-load" >"$WORK/load.json" &
+LOAD_PID=$!
+sleep 2
 
-touch "$WORK/stop-watch"
-wait "$WATCHER_PID"
+if [ -n "$CONTROL" ]; then
+  step "CONTROL: migrate.sh with the health gate skipped (all traffic to B before its targets are healthy)"
+  MIGRATION_ENV=(SKIP_HEALTH_GATE=1 STEPS=100)
+else
+  step "examples/cluster-migration/migrate.sh: cluster A -> cluster B"
+  MIGRATION_ENV=()
+fi
+env ${MIGRATION_ENV[@]+"${MIGRATION_ENV[@]}"} TERRAFORM="$TGBIND_TERRAFORM" AFTER_STEP="$PY $WORK/check.py $ENDPOINT $LISTENER" \
+  bash "$ROOT/examples/cluster-migration/migrate.sh" "$WORK/tf" "$WORK/kube-a/kubeconfig" "$WORK/kube-b/kubeconfig" ||
+  [ -n "$CONTROL" ] # the control's check may stop it: it shifted to a group with no healthy target
+
+step "Cluster A's pods stop (they no longer get requests); the load runs 3 s more"
+kill "${A_PODS[@]}" 2>/dev/null || true
+sleep 3
+touch "$WORK/stop-load" "$WORK/stop-watch"
+wait "$LOAD_PID"
+LOAD_PID=""
+wait "$WATCHER_PID" || true
 WATCHER_PID=""
 step "Checking the whole run"
+"$PY" - "$WORK/load.json" "${CONTROL:-}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+control = bool(sys.argv[2])
+print(f"load: {r['requests']} requests at {r['rate']:.0f}/s through the migration, {r['failed']} failed "
+      f"{r['failures']}, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+print("answered by: " + ", ".join(f"{pod} {n}" for pod, n in sorted(r["answered_by"].items())))
+if control:
+    if r["failed"] == 0:
+        sys.exit("CONTROL FAILED: shifting before health lost no request, so the check could not catch it")
+    print(f"control: {r['failed']} requests failed (seconds {r['failed_at_seconds']} of the run) when traffic moved "
+          "before cluster B's targets were healthy: the load check catches an unsafe migration")
+    sys.exit(0)
+if r["failed"]:
+    sys.exit(f"FAIL: {r['failed']} requests failed during the migration")
+if r["rate"] < 180:
+    sys.exit(f"FAIL: the load ran at {r['rate']:.0f}/s, under 200/s")
+print("0 failed requests through the whole migration")
+PY
+if [ -n "$CONTROL" ]; then
+  step "Control run passed (requests failed without the health gate)"
+  exit 0
+fi
 echo "watcher: $(cat "$WORK/violations.polls") polls of the listener and target health during the migration"
 if [ -s "$WORK/violations" ]; then
   echo "FAIL: a target group receiving traffic had no healthy target:" >&2
@@ -113,8 +172,9 @@ echo "no moment without a healthy target in a group receiving traffic"
 "$PY" - "$ENDPOINT" "$GROUP_A" "$GROUP_B" <<'PY'
 import sys, boto3
 elb = boto3.client("elbv2", endpoint_url=sys.argv[1], region_name="us-east-1")
-def ips(arn):
-    return sorted(h["Target"]["Id"] for h in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"])
+def ips(arn):  # registered targets (a deregistered one is reported `draining` until its delay ends)
+    return sorted(h["Target"]["Id"] for h in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+                  if h["TargetHealth"]["State"] != "draining")
 cluster_b = ["10.42.1.21", "10.42.1.22", "10.42.1.23"]
 a, b = ips(sys.argv[2]), ips(sys.argv[3])
 print(f"group a: {a}\ngroup b: {b}")

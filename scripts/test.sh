@@ -62,9 +62,17 @@ QUICKSTART_PROFILE=debug bash scripts/cluster-migration.sh >"$TGBIND_CACHE/clust
   echo "cluster migration walkthrough failed (full log: $TGBIND_CACHE/cluster-migration.log)"
   exit 1
 }
-grep -E '^\s+\[|no moment|removed exactly|passed' "$TGBIND_CACHE/cluster-migration.log"
+grep -E '^\s+\[|^load:|^answered by|failed requests|no moment|removed exactly|passed' "$TGBIND_CACHE/cluster-migration.log"
+phase "cluster migration control (health gate skipped: the same load check must see requests fail)"
+MIGRATION_CONTROL=1 QUICKSTART_PROFILE=debug bash scripts/cluster-migration.sh >"$TGBIND_CACHE/cluster-migration-control.log" 2>&1 || {
+  tail -n 80 "$TGBIND_CACHE/cluster-migration-control.log"
+  echo "cluster migration control run failed (full log: $TGBIND_CACHE/cluster-migration-control.log)"
+  exit 1
+}
+grep -E '^load:|^control:' "$TGBIND_CACHE/cluster-migration-control.log"
 cp "$TGBIND_CACHE/quickstart.log" "$TGBIND_TEST_LOGS/quickstart-transcript.log"
 cp "$TGBIND_CACHE/cluster-migration.log" "$TGBIND_TEST_LOGS/cluster-migration-transcript.log"
+cp "$TGBIND_CACHE/cluster-migration-control.log" "$TGBIND_TEST_LOGS/cluster-migration-control-transcript.log"
 phase "no credentials or tokens in the logs of the whole suite"
 python3 scripts/scan-logs.py --self-test
 python3 scripts/scan-logs.py "$TGBIND_TEST_LOGS"

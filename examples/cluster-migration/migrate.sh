@@ -8,10 +8,13 @@
 #   1. cluster B binds its pods to group b, and joins group a as well, so the group that carries all
 #      traffic already spreads over both clusters (multiClusterTargetGroup);
 #   2. weight_b goes 25, 50, 75, 100 through `terraform apply`, each step only after the
-#      elbv2_target_group data source reports at least MIN_HEALTHY healthy targets in group b;
+#      elbv2_target_group data source reports at least MIN_HEALTHY healthy targets in group b
+#      (waiting up to HEALTH_TIMEOUT seconds for the load balancer's health checks to pass);
 #   3. cluster A's binding is deleted: exactly A's targets leave group a, B's stay.
-# Environment: STEPS (default "25 50 75 100"), MIN_HEALTHY (default 1), TERRAFORM, KUBECTL,
-# AFTER_STEP (a command run after each step with the step's name, e.g. a check).
+# Environment: STEPS (default "25 50 75 100"), MIN_HEALTHY (default 1), HEALTH_TIMEOUT (default 600),
+# TERRAFORM, KUBECTL, AFTER_STEP (a command run after each step with the step's name, e.g. a check).
+# SKIP_HEALTH_GATE=1 shifts without waiting for health: never in earnest; the walkthrough's control
+# run uses it to show that requests fail when traffic moves to targets not yet healthy.
 set -euo pipefail
 TF_DIR=${1:?usage: migrate.sh TERRAFORM_DIR KUBECONFIG_A KUBECONFIG_B}
 KUBE_A=${2:?usage: migrate.sh TERRAFORM_DIR KUBECONFIG_A KUBECONFIG_B}
@@ -21,6 +24,7 @@ TERRAFORM=${TERRAFORM:-terraform}
 KUBECTL=${KUBECTL:-kubectl}
 STEPS=${STEPS:-25 50 75 100}
 MIN_HEALTHY=${MIN_HEALTHY:-1}
+HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-600}
 
 say() { printf '\n--- %s\n' "$*"; }
 after_step() { [ -z "${AFTER_STEP:-}" ] || $AFTER_STEP "$1"; }
@@ -40,12 +44,25 @@ bind "$KUBE_B" web-b "$GROUP_B"
 bind "$KUBE_B" web-b-in-a "$GROUP_A"
 after_step "cluster-b-bound"
 
-for weight in $STEPS; do
+# healthy_b: group b's healthy targets, read afresh through the elbv2_target_group data source.
+healthy_b() {
   (cd "$TF_DIR" && "$TERRAFORM" apply -refresh-only -auto-approve -input=false -no-color >/dev/null)
-  healthy=$(output healthy_b)
-  if [ "$healthy" -lt "$MIN_HEALTHY" ]; then
-    echo "group b has $healthy healthy targets (< $MIN_HEALTHY): not shifting traffic to it" >&2
-    exit 1
+  output healthy_b
+}
+
+for weight in $STEPS; do
+  if [ "${SKIP_HEALTH_GATE:-}" = 1 ]; then
+    healthy="unchecked (SKIP_HEALTH_GATE=1)"
+  else
+    deadline=$((SECONDS + HEALTH_TIMEOUT))
+    while healthy=$(healthy_b) && [ "$healthy" -lt "$MIN_HEALTHY" ]; do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "group b has $healthy healthy targets (< $MIN_HEALTHY) after ${HEALTH_TIMEOUT}s: not shifting traffic to it" >&2
+        exit 1
+      fi
+      echo "group b has $healthy healthy targets (< $MIN_HEALTHY): waiting for its health checks"
+      sleep 2
+    done
   fi
   say "weight_b = $weight (group b has $healthy healthy targets)"
   if ! (cd "$TF_DIR" && "$TERRAFORM" apply -auto-approve -input=false -no-color -var "weight_b=$weight" >"$TF_DIR/apply.log" 2>&1); then

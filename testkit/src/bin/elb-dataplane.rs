@@ -23,6 +23,10 @@ struct Args {
     /// How often to pick up configuration written to the upstream directly, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     refresh_ms: u64,
+    /// Reach targets of a network on loopback: NETWORK/PREFIX=LOOPBACK_NETWORK (repeatable), e.g.
+    /// 10.42.0.0/16=127.42.0.0 sends traffic for 10.42.1.14 to 127.42.1.14.
+    #[arg(long)]
+    reach: Vec<tgbind_testkit::dataplane::Translation>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -33,6 +37,7 @@ fn main() -> std::io::Result<()> {
             listen: args.listen,
             time_scale: args.time_scale,
             refresh: Duration::from_millis(args.refresh_ms),
+            reach: args.reach,
         },
     )?;
     println!("{}", serde_json::json!({ "endpoint": dataplane.endpoint() }));

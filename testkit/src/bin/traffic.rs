@@ -2,8 +2,8 @@
 //!
 //! - `traffic pod --name web-1 --listen 127.0.0.11:8080 --grace 2s` serves as a pod until SIGTERM,
 //!   then keeps serving for the grace, as a pod's process does while its endpoint goes away.
-//! - `traffic load --address 127.0.0.1:PORT --rate 200 --seconds 10` sends requests and prints a
-//!   JSON report (requests, failures, p50/p99, who answered).
+//! - `traffic load --address 127.0.0.1:PORT --rate 200 --seconds 10 [--stop-file F]` sends requests
+//!   and prints a JSON report (requests, failures, p50/p99, who answered, failures per second).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,8 +40,12 @@ enum Command {
         host: String,
         #[arg(long, default_value_t = 200)]
         rate: u32,
+        /// Stop after this long at most.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// Stop as soon as this file exists (a walkthrough's "done").
+        #[arg(long)]
+        stop_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -76,9 +80,13 @@ fn main() -> std::io::Result<()> {
             host,
             rate,
             seconds,
+            stop_file,
         } => {
             let load = Load::start(address, &host, &path, rate);
-            std::thread::sleep(Duration::from_secs_f64(seconds));
+            let deadline = std::time::Instant::now() + Duration::from_secs_f64(seconds);
+            while std::time::Instant::now() < deadline && !stop_file.as_ref().is_some_and(|f| f.exists()) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             let report = background().block_on(load.stop());
             let json = serde_json::json!({
                 "requests": report.sent(),
@@ -88,6 +96,12 @@ fn main() -> std::io::Result<()> {
                 "p50_ms": report.latency(0.5).as_secs_f64() * 1e3,
                 "p99_ms": report.latency(0.99).as_secs_f64() * 1e3,
                 "answered_by": report.answered_by(),
+                "failed_at_seconds": report
+                    .samples
+                    .iter()
+                    .filter(|s| s.outcome.is_err())
+                    .map(|s| s.sent_at.as_secs())
+                    .collect::<std::collections::BTreeSet<_>>(),
             });
             println!("{json}");
             Ok(())

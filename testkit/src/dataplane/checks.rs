@@ -1,7 +1,7 @@
 //! The health checker: every registered, non-draining target of each group a listener forwards
 //! to is probed at the group's interval, and the results feed `health::Health`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 
 use super::health::{self, Failure, Health};
-use super::model::{HealthCheck, TargetKey};
+use super::model::HealthCheck;
 use super::Shared;
 
 const TICK: Duration = Duration::from_millis(25);
@@ -48,7 +48,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
             let shared = shared.clone();
             tokio::spawn(async move {
                 let timeout = shared.scaled(check.timeout);
-                let result = probe(&key, &check, timeout).await;
+                let address = shared.address(&key, check.port.unwrap_or(key.port));
+                let result = probe(address, &check, timeout).await;
                 let mut world = shared.world.lock().unwrap();
                 let Some(record) = world.targets.get_mut(&arn).and_then(|t| t.get_mut(&key)) else {
                     return;
@@ -69,12 +70,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
 }
 
 /// One health check of one target.
-async fn probe(key: &TargetKey, check: &HealthCheck, timeout: Duration) -> Result<(), Failure> {
-    let Ok(ip) = key.id.parse::<IpAddr>() else {
+async fn probe(address: Option<SocketAddr>, check: &HealthCheck, timeout: Duration) -> Result<(), Failure> {
+    let Some(address) = address else {
         // An instance id: not reachable from loopback.
         return Err(Failure::Failed);
     };
-    let address = SocketAddr::new(ip, check.port.unwrap_or(key.port));
     let attempt = async {
         let stream = tokio::net::TcpStream::connect(address).await.map_err(|_| Failure::Failed)?;
         if check.protocol != "HTTP" {

@@ -88,7 +88,7 @@ async fn serve_tcp(shared: Arc<Shared>, listener_arn: String, socket: tokio::net
             });
             group.and_then(|g| choose_target(&shared, &world, &g.arn, None).map(|(key, _)| key))
         };
-        let Some(target) = target.and_then(|k| address_of(&k)) else {
+        let Some(target) = target.and_then(|k| shared.address(&k, k.port)) else {
             continue;
         };
         tokio::spawn(async move {
@@ -97,10 +97,6 @@ async fn serve_tcp(shared: Arc<Shared>, listener_arn: String, socket: tokio::net
             }
         });
     }
-}
-
-fn address_of(key: &TargetKey) -> Option<SocketAddr> {
-    Some(SocketAddr::new(key.id.parse().ok()?, key.port))
 }
 
 /// A target of the group for a new request or connection, and whether it came from stickiness.
@@ -275,7 +271,7 @@ async fn route(shared: &Arc<Shared>, listener_arn: &str, request: Request<Incomi
         }
     };
     let (target, cookies, protocol, port) = decision;
-    let mut response = forward(&target, request, client.ip(), protocol, port).await;
+    let mut response = forward(shared.address(&target, target.port), request, client.ip(), protocol, port).await;
     for c in cookies {
         if let Ok(v) = c.parse() {
             response.headers_mut().append(hyper::header::SET_COOKIE, v);
@@ -285,8 +281,14 @@ async fn route(shared: &Arc<Shared>, listener_arn: &str, request: Request<Incomi
 }
 
 /// Sends the request to the target and returns its answer, or 502/504 as ALB does.
-async fn forward(target: &TargetKey, request: Request<Incoming>, client: IpAddr, protocol: &str, port: u16) -> Response<Full<Bytes>> {
-    let Some(address) = address_of(target) else {
+async fn forward(
+    address: Option<SocketAddr>,
+    request: Request<Incoming>,
+    client: IpAddr,
+    protocol: &str,
+    port: u16,
+) -> Response<Full<Bytes>> {
+    let Some(address) = address else {
         return plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
     };
     let (mut parts, body) = request.into_parts();

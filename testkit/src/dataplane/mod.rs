@@ -47,6 +47,55 @@ pub struct Options {
     pub time_scale: f64,
     /// How often configuration made behind the data plane's back is picked up.
     pub refresh: Duration,
+    /// Where targets are reached: a target whose address falls in a translation's network is
+    /// connected to at the same host part of its loopback network (a VPC's pod addresses served
+    /// on 127.x). Targets outside every translation are reached at their own address.
+    pub reach: Vec<Translation>,
+}
+
+/// `10.42.0.0/16=127.42.0.0`: targets in 10.42.0.0/16 are reached at 127.42.x.y.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Translation {
+    network: u32,
+    prefix: u32,
+    to: u32,
+}
+
+impl std::str::FromStr for Translation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s}: expected NETWORK/PREFIX=LOOPBACK_NETWORK, e.g. 10.42.0.0/16=127.42.0.0");
+        let (from, to) = s.split_once('=').ok_or_else(bad)?;
+        let (network, prefix) = from.split_once('/').ok_or_else(bad)?;
+        let network: std::net::Ipv4Addr = network.parse().map_err(|_| bad())?;
+        let to: std::net::Ipv4Addr = to.parse().map_err(|_| bad())?;
+        let prefix: u32 = prefix.parse().map_err(|_| bad())?;
+        if prefix > 32 || !to.is_loopback() {
+            return Err(bad());
+        }
+        Ok(Translation {
+            network: u32::from(network),
+            prefix,
+            to: u32::from(to),
+        })
+    }
+}
+
+impl Translation {
+    fn mask(&self) -> u32 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix)
+        }
+    }
+
+    /// The loopback address `ip` is reached at, when it is in this network.
+    pub fn apply(&self, ip: std::net::Ipv4Addr) -> Option<std::net::Ipv4Addr> {
+        let (ip, mask) = (u32::from(ip), self.mask());
+        (ip & mask == self.network & mask).then(|| std::net::Ipv4Addr::from((self.to & mask) | (ip & !mask)))
+    }
 }
 
 impl Default for Options {
@@ -55,6 +104,7 @@ impl Default for Options {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             time_scale: 1.0,
             refresh: Duration::from_secs(1),
+            reach: Vec::new(),
         }
     }
 }
@@ -97,6 +147,7 @@ impl Dataplane {
             upstream: upstream_addr,
             client,
             time_scale: options.time_scale.max(f64::EPSILON),
+            reach: options.reach.clone(),
             world: Mutex::new(World::default()),
             refreshing: tokio::sync::Mutex::new(()),
         });
@@ -176,6 +227,7 @@ struct Shared {
     /// An ELBv2 client talking to moto directly (configuration reads).
     client: elbv2::Client,
     time_scale: f64,
+    reach: Vec<Translation>,
     world: Mutex<World>,
     /// One refresh at a time: a refresh that started before a write must not undo it.
     refreshing: tokio::sync::Mutex<()>,
@@ -184,6 +236,16 @@ struct Shared {
 impl Shared {
     fn scaled(&self, d: Duration) -> Duration {
         d.div_f64(self.time_scale)
+    }
+
+    /// Where a target is connected to (`None`: its id is no address, an instance id say).
+    fn address(&self, key: &TargetKey, port: u16) -> Option<SocketAddr> {
+        let ip: std::net::IpAddr = key.id.parse().ok()?;
+        let ip = match ip {
+            std::net::IpAddr::V4(v4) => self.reach.iter().find_map(|t| t.apply(v4)).unwrap_or(v4).into(),
+            v6 => v6,
+        };
+        Some(SocketAddr::new(ip, port))
     }
 
     /// Reads the whole configuration and serves it.
@@ -326,5 +388,19 @@ impl World {
                 ("unhealthy", Some((failure.reason(), failure.description())))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Translation;
+
+    #[test]
+    fn translations_keep_the_host_part_and_leave_other_networks_alone() {
+        let t: Translation = "10.42.0.0/16=127.42.0.0".parse().unwrap();
+        assert_eq!(t.apply("10.42.1.14".parse().unwrap()), Some("127.42.1.14".parse().unwrap()));
+        assert_eq!(t.apply("10.43.1.14".parse().unwrap()), None);
+        assert!("10.42.0.0/16=10.1.0.0".parse::<Translation>().is_err(), "only onto loopback");
+        assert!("10.42.0.0=127.0.0.0".parse::<Translation>().is_err());
     }
 }
