@@ -31,6 +31,11 @@ pub fn classify<E: ProvideErrorMetadata>(err: &E) -> ErrorKind {
     kind_of_code(err.code().unwrap_or_default())
 }
 
+/// Whether an error code (of a failed attempt, say) is AWS throttling the caller.
+pub fn is_throttling(code: &str) -> bool {
+    kind_of_code(code) == ErrorKind::Throttled
+}
+
 fn kind_of_code(code: &str) -> ErrorKind {
     match code {
         "TargetGroupNotFound" | "LoadBalancerNotFound" | "ListenerNotFound" | "RuleNotFound" => ErrorKind::NotFound,

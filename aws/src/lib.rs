@@ -9,7 +9,7 @@ pub mod targets;
 
 pub use arn::{Elbv2Arn, Elbv2Kind};
 pub use config::{load_sdk_config, AssumeRole, AwsSettings, ATTEMPT_TIMEOUT, RETRY_MAX_ATTEMPTS};
-pub use errors::{classify, error_code, error_message, ErrorKind};
+pub use errors::{classify, error_code, error_message, is_throttling, ErrorKind};
 pub use targets::{AwsError, HealthState, Registration, Target, TargetGroupFacts, TargetHealth};
 
 pub use aws_sdk_elasticloadbalancingv2 as elbv2;

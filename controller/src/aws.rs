@@ -16,6 +16,7 @@ use aws_types::SdkConfig;
 use tgbind_aws::targets::{self, AwsError};
 use tgbind_aws::{elbv2, Registration, Target, TargetGroupFacts, TargetHealth};
 
+use crate::budget::{Budget, Family};
 use crate::metrics::Metrics;
 
 #[async_trait]
@@ -53,61 +54,91 @@ impl Accounts for SingleAccount {
     }
 }
 
-/// ELBv2 and EC2 clients of one set of credentials.
+/// ELBv2 and EC2 clients of one set of credentials, within the controller's API budget.
 pub struct ElbV2 {
     client: elbv2::Client,
     ec2: aws_sdk_ec2::Client,
     metrics: Arc<Metrics>,
+    budget: Arc<Budget>,
+}
+
+/// A hook for the SDK's failed attempts (retries included): counted in the metrics, and each
+/// throttled one slows the family's budget down.
+pub fn attempt_hook(metrics: &Arc<Metrics>, budget: &Arc<Budget>, family: Family) -> tgbind_aws::attempts::AttemptHook {
+    let (metrics, budget) = (metrics.clone(), budget.clone());
+    Arc::new(move |code: &str| {
+        metrics.failed_attempt(code);
+        if tgbind_aws::is_throttling(code) {
+            budget.answered(family, true);
+        }
+    })
 }
 
 impl ElbV2 {
-    /// Clients for `config`, reporting every failed attempt (retries included) to the metrics.
-    pub fn new(config: &SdkConfig, metrics: Arc<Metrics>) -> Self {
-        let attempts = metrics.clone();
-        let client = tgbind_aws::elbv2_client_observed(config, Arc::new(move |code: &str| attempts.failed_attempt(code)));
-        let attempts = metrics.clone();
+    /// Clients for `config`, reporting every failed attempt (retries included) to the metrics
+    /// and the budget.
+    pub fn new(config: &SdkConfig, metrics: Arc<Metrics>, budget: Arc<Budget>) -> Self {
+        let client = tgbind_aws::elbv2_client_observed(config, attempt_hook(&metrics, &budget, Family::Elbv2));
         let ec2 = aws_sdk_ec2::config::Builder::from(config)
-            .interceptor(tgbind_aws::attempts::FailedAttempts(Arc::new(move |code: &str| {
-                attempts.failed_attempt(code)
-            })))
+            .interceptor(tgbind_aws::attempts::FailedAttempts(attempt_hook(&metrics, &budget, Family::Ec2)))
             .build();
         Self {
             client,
             ec2: aws_sdk_ec2::Client::from_conf(ec2),
             metrics,
+            budget,
         }
+    }
+
+    /// Waits for the budget, makes the call, and tells the budget it went through.
+    async fn within_budget<T>(&self, family: Family, call: impl std::future::Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+        self.budget.acquire(family).await;
+        let r = call.await;
+        if r.is_ok() {
+            self.budget.answered(family, false);
+        }
+        r
     }
 }
 
 #[async_trait]
 impl TargetGroupApi for ElbV2 {
     async fn describe_target_health(&self, arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
-        let r = targets::describe_target_health(&self.client, arn).await;
+        let r = self
+            .within_budget(Family::Elbv2, targets::describe_target_health(&self.client, arn))
+            .await;
         self.metrics.aws_result("DescribeTargetHealth", 1, &r);
         r
     }
 
     async fn register_targets(&self, arn: &str, list: &[Registration]) -> Result<(), AwsError> {
-        let r = targets::register_targets(&self.client, arn, list).await;
+        let r = self
+            .within_budget(Family::Elbv2, targets::register_targets(&self.client, arn, list))
+            .await;
         let calls = *r.as_ref().unwrap_or(&1);
         self.metrics.aws_result("RegisterTargets", calls, &r);
         r.map(|_| ())
     }
 
     async fn deregister_targets(&self, arn: &str, list: &[Target]) -> Result<(), AwsError> {
-        let r = targets::deregister_targets(&self.client, arn, list).await;
+        let r = self
+            .within_budget(Family::Elbv2, targets::deregister_targets(&self.client, arn, list))
+            .await;
         let calls = *r.as_ref().unwrap_or(&1);
         self.metrics.aws_result("DeregisterTargets", calls, &r);
         r.map(|_| ())
     }
 
     async fn describe_target_group(&self, arn: Option<&str>, name: Option<&str>) -> Result<Option<TargetGroupFacts>, AwsError> {
-        let r = targets::describe_target_group(&self.client, arn, name).await;
+        let r = self
+            .within_budget(Family::Elbv2, targets::describe_target_group(&self.client, arn, name))
+            .await;
         self.metrics.aws_result("DescribeTargetGroups", 1, &r);
         r
     }
 
     async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Option<Vec<String>>, AwsError> {
+        self.budget.acquire(Family::Ec2).await;
         let r = match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
             Ok(out) => Ok(out.vpcs().first().map(|vpc| {
                 let associated = |state: Option<&str>| state.is_none_or(|s| s == "associated");
@@ -130,6 +161,9 @@ impl TargetGroupApi for ElbV2 {
             Err(e) => Err(AwsError::from_sdk(&e)),
         };
         self.metrics.aws_result("DescribeVpcs", 1, &r);
+        if r.is_ok() {
+            self.budget.answered(Family::Ec2, false);
+        }
         r
     }
 }
@@ -138,16 +172,19 @@ impl TargetGroupApi for ElbV2 {
 pub struct AwsAccounts {
     config: SdkConfig,
     metrics: Arc<Metrics>,
+    /// One budget for every account: the limit is the controller's.
+    budget: Arc<Budget>,
     own: Arc<ElbV2>,
     assumed: Mutex<HashMap<AssumedRole, Arc<ElbV2>>>,
 }
 
 impl AwsAccounts {
-    pub fn new(config: SdkConfig, metrics: Arc<Metrics>) -> Self {
-        let own = Arc::new(ElbV2::new(&config, metrics.clone()));
+    pub fn new(config: SdkConfig, metrics: Arc<Metrics>, budget: Arc<Budget>) -> Self {
+        let own = Arc::new(ElbV2::new(&config, metrics.clone(), budget.clone()));
         Self {
             config,
             metrics,
+            budget,
             own,
             assumed: Mutex::new(HashMap::new()),
         }
@@ -174,7 +211,7 @@ impl Accounts for AwsAccounts {
             .into_builder()
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
             .build();
-        let clients = Arc::new(ElbV2::new(&config, self.metrics.clone()));
+        let clients = Arc::new(ElbV2::new(&config, self.metrics.clone(), self.budget.clone()));
         self.assumed
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -31,6 +31,8 @@ pub struct Settings {
 }
 
 pub struct Context {
+    /// Whether the watch caches a reconcile reads have their first full listing.
+    pub caches: CacheGates,
     pub client: kube::Client,
     /// The AWS account of each binding's target group: the controller's own, or an assumed role's.
     pub accounts: Arc<dyn Accounts>,
@@ -62,6 +64,49 @@ pub struct Context {
     pub memory: Mutex<HashMap<String, BindingMemory>>,
 }
 
+/// Gates that open once the watch caches are filled, for any number of waiting reconciles.
+///
+/// kube-runtime's `Store::wait_until_ready` keeps a single waker: of several reconciles waiting on
+/// it at once, only the last one polled is woken, and the others wait forever (a controller
+/// restarted with many bindings to catch up on stalled most of them). One task waits on each store
+/// and opens these gates, which wake every waiter.
+#[derive(Clone)]
+pub struct CacheGates {
+    endpoints: tokio::sync::watch::Receiver<bool>,
+    nodes: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The sending side of `CacheGates`, held by the task that waits on the stores.
+pub struct OpenCacheGates {
+    pub endpoints: tokio::sync::watch::Sender<bool>,
+    pub nodes: tokio::sync::watch::Sender<bool>,
+}
+
+impl CacheGates {
+    pub fn new() -> (CacheGates, OpenCacheGates) {
+        let (endpoints_tx, endpoints) = tokio::sync::watch::channel(false);
+        let (nodes_tx, nodes) = tokio::sync::watch::channel(false);
+        (
+            CacheGates { endpoints, nodes },
+            OpenCacheGates {
+                endpoints: endpoints_tx,
+                nodes: nodes_tx,
+            },
+        )
+    }
+
+    /// Until Services and EndpointSlices are listed (never decide from a half-filled cache: an
+    /// empty slice cache would read as "no endpoints").
+    pub async fn endpoints(&self) {
+        let _ = self.endpoints.clone().wait_for(|ready| *ready).await;
+    }
+
+    /// Until Nodes are listed (instance targets).
+    pub async fn nodes(&self) {
+        let _ = self.nodes.clone().wait_for(|ready| *ready).await;
+    }
+}
+
 /// A VPC's CIDRs and when they were read; `None` when the account cannot see the VPC.
 pub type VpcCidrs = (Instant, Option<Vec<Cidr>>);
 
@@ -70,6 +115,8 @@ pub type VpcCidrs = (Instant, Option<Vec<Cidr>>);
 pub struct BindingMemory {
     pub failures: u32,
     pub written: Option<TargetGroupBindingStatus>,
+    /// `Synced::targets_digest` of the last successful sync.
+    pub synced_targets: Option<u64>,
 }
 
 /// Per binding: (pod name, address) -> the pod's named container ports.

@@ -14,7 +14,9 @@
 //!   readiness gates, status and events;
 //! - [`networking`]: security-group rules, the controller's EC2 writes (driven by `reconcile`);
 //! - [`ownership`]: the multi-cluster ownership ConfigMap;
-//! - [`aws`]: the ELB API behind a trait; [`endpoints`]: EndpointSlices of either served version;
+//! - [`aws`]: the ELB API behind a trait, within the API budget ([`budget`]: a rate limit per API
+//!   family with priority for changes, slowing down when AWS throttles); [`endpoints`]:
+//!   EndpointSlices of either served version;
 //! - [`run`]: watches, indexes ([`index`]) and the controller loop; [`leader`]: Lease election;
 //! - [`webhook`]: the optional readiness-gate admission webhook;
 //! - [`metrics`] and [`http`]: Prometheus metrics and health endpoints.
@@ -23,6 +25,7 @@
 
 pub mod aws;
 pub mod bound;
+pub mod budget;
 pub mod context;
 pub mod crd;
 pub mod desired;

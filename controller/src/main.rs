@@ -3,7 +3,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use tgbind_controller::aws::AwsAccounts;
+use tgbind_controller::aws::{attempt_hook, AwsAccounts};
+use tgbind_controller::budget::{Budget, Family, Limit};
 use tgbind_controller::context::Settings;
 use tgbind_controller::http::Readiness;
 use tgbind_controller::leader::{Elector, LeaseConfig};
@@ -55,6 +56,17 @@ struct RunArgs {
     /// While a group has targets that are not healthy yet, re-check it this often (that group only).
     #[arg(long, env = "HEALTH_RECHECK", default_value = "5s", value_parser = humantime::parse_duration)]
     health_recheck: Duration,
+    /// The API budget for ELBv2: requests per second (0: no limit) and burst. Changes go first,
+    /// resyncs and health rechecks after; throttling by AWS lowers the rate until calls go through.
+    #[arg(long, env = "ELBV2_RATE", default_value_t = 40.0)]
+    elbv2_rate: f64,
+    #[arg(long, env = "ELBV2_BURST", default_value_t = 80.0)]
+    elbv2_burst: f64,
+    /// The API budget for EC2 (security-group rules, VPCs), as for ELBv2.
+    #[arg(long, env = "EC2_RATE", default_value_t = 20.0)]
+    ec2_rate: f64,
+    #[arg(long, env = "EC2_BURST", default_value_t = 40.0)]
+    ec2_burst: f64,
     /// Serve the readiness-gate admission webhook on this address (TLS); off when unset.
     #[arg(long, env = "WEBHOOK_ADDR")]
     webhook_addr: Option<SocketAddr>,
@@ -129,15 +141,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let slice_resource = endpoints::endpoint_slice_resource(&client).await?;
     info!(cluster = %args.cluster_name, endpoint_slices = %slice_resource.api_version, "starting");
     let aws_config = tgbind_aws::load_sdk_config(&tgbind_aws::AwsSettings::default()).await;
-    let accounts = Arc::new(AwsAccounts::new(aws_config.clone(), metrics.clone()));
-    let attempts = metrics.clone();
+    let budget = Budget::new(
+        Limit {
+            rate: args.elbv2_rate,
+            burst: args.elbv2_burst,
+        },
+        Limit {
+            rate: args.ec2_rate,
+            burst: args.ec2_burst,
+        },
+        metrics.clone(),
+    );
+    let accounts = Arc::new(AwsAccounts::new(aws_config.clone(), metrics.clone(), budget.clone()));
     let ec2 = aws_sdk_ec2::config::Builder::from(&aws_config)
-        .interceptor(tgbind_aws::attempts::FailedAttempts(Arc::new(move |code: &str| {
-            attempts.failed_attempt(code)
-        })))
+        .interceptor(tgbind_aws::attempts::FailedAttempts(attempt_hook(&metrics, &budget, Family::Ec2)))
         .build();
     let networking = Arc::new(SecurityGroupRules::new(
-        Arc::new(Ec2::new(aws_sdk_ec2::Client::from_conf(ec2), metrics.clone())),
+        Arc::new(Ec2::new(aws_sdk_ec2::Client::from_conf(ec2), metrics.clone(), budget.clone())),
         metrics.clone(),
         args.cluster_name.clone(),
         args.resync,
@@ -200,7 +220,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             settings.clone(),
             args.workers.max(1),
         );
-        let caches = tokio::spawn(running.caches_ready);
         let lost = async {
             match &elector {
                 Some(e) => e.hold().await,
@@ -212,7 +231,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             _ = &mut terminate => "terminating",
             _ = lost => "lost",
         };
-        caches.abort();
         match outcome {
             "lost" => {
                 metrics.is_leader.set(0);

@@ -20,6 +20,19 @@ pub struct CodeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FamilyLabel {
+    /// `elbv2` or `ec2`.
+    pub family: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetWaitLabels {
+    pub family: String,
+    /// `change` or `verify`.
+    pub priority: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AwsCallLabels {
     pub operation: String,
     /// `ok`, or the AWS error code.
@@ -44,6 +57,11 @@ pub struct Metrics {
     /// Bindings with an event waiting for their reconcile (timed requeues not counted).
     pub queue_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
     pub is_leader: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// The API budget's rate now, per family (lower than configured after throttling).
+    pub budget_rate: Family<FamilyLabel, Gauge<f64, AtomicU64>>,
+    /// Time calls waited for the budget, and calls that went through it.
+    pub budget_wait_seconds: Family<BudgetWaitLabels, Counter<f64, AtomicU64>>,
+    pub budget_calls: Family<BudgetWaitLabels, Counter>,
     registry: Registry,
 }
 
@@ -68,6 +86,24 @@ impl Metrics {
         let reconciles_in_flight = Gauge::default();
         let queue_depth = Gauge::default();
         let is_leader = Gauge::default();
+        let budget_rate = Family::<FamilyLabel, Gauge<f64, AtomicU64>>::default();
+        let budget_wait_seconds = Family::<BudgetWaitLabels, Counter<f64, AtomicU64>>::default();
+        let budget_calls = Family::<BudgetWaitLabels, Counter>::default();
+        registry.register(
+            "aws_budget_rate",
+            "The AWS API budget's rate now (requests/s), per API family; below the configured rate after throttling",
+            budget_rate.clone(),
+        );
+        registry.register(
+            "aws_budget_wait_seconds",
+            "Time AWS calls waited for the API budget, by family and priority",
+            budget_wait_seconds.clone(),
+        );
+        registry.register(
+            "aws_budget_calls",
+            "AWS calls that went through the API budget, by family and priority",
+            budget_calls.clone(),
+        );
         registry.register(
             "reconcile_duration_seconds",
             "Time to reconcile one TargetGroupBinding",
@@ -125,8 +161,28 @@ impl Metrics {
             reconciles_in_flight,
             queue_depth,
             is_leader,
+            budget_rate,
+            budget_wait_seconds,
+            budget_calls,
             registry,
         }
+    }
+
+    pub fn budget_rate(&self, family: &str, rate: f64) {
+        self.budget_rate
+            .get_or_create(&FamilyLabel {
+                family: family.to_string(),
+            })
+            .set(rate);
+    }
+
+    pub fn budget_waited(&self, family: &str, change: bool, waited: std::time::Duration) {
+        let labels = BudgetWaitLabels {
+            family: family.to_string(),
+            priority: if change { "change" } else { "verify" }.to_string(),
+        };
+        self.budget_wait_seconds.get_or_create(&labels).inc_by(waited.as_secs_f64());
+        self.budget_calls.get_or_create(&labels).inc();
     }
 
     pub fn aws_call(&self, operation: &str, code: &str, n: u64) {

@@ -15,7 +15,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
-use crate::context::{Context, Settings};
+use crate::context::{CacheGates, Context, Settings};
 use crate::crd::{TargetGroupBinding, TargetType};
 use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
 use crate::index::{bindings_by_arn, bindings_by_service, service_key, Index, Pending};
@@ -101,9 +101,8 @@ fn binding_trigger(tgb: &TargetGroupBinding) -> Option<u64> {
 }
 
 pub struct Running {
+    /// The controller loop, with the task that opens the cache gates (see `CacheGates`).
     pub controller: futures::future::BoxFuture<'static, ()>,
-    /// Resolves when all three caches have their first full listing.
-    pub caches_ready: futures::future::BoxFuture<'static, ()>,
 }
 
 /// The AWS side of the controller.
@@ -277,7 +276,9 @@ pub fn build(
             instance: std::env::var("POD_NAME").ok(),
         },
     );
+    let (gates, open_gates) = CacheGates::new();
     let ctx = Arc::new(Context {
+        caches: gates,
         client,
         accounts: aws.accounts,
         bindings: bindings.clone(),
@@ -334,15 +335,18 @@ pub fn build(
             }
         });
 
-    let caches_ready = async move {
-        let _ = bindings.wait_until_ready().await;
+    // One waiter per store (see `CacheGates`); the bindings store is the runner's own to wait on.
+    let fill_gates = async move {
         let _ = services.wait_until_ready().await;
         let _ = slices.wait_until_ready().await;
+        open_gates.endpoints.send_replace(true);
         let _ = nodes.wait_until_ready().await;
+        open_gates.nodes.send_replace(true);
         info!("watch caches filled");
     };
     Running {
-        controller: Box::pin(controller),
-        caches_ready: Box::pin(caches_ready),
+        controller: Box::pin(async move {
+            futures::join!(fill_gates, controller);
+        }),
     }
 }

@@ -44,6 +44,9 @@ pub struct Synced {
     pub not_in_use: bool,
     /// The settings in effect (shown in status and `kubectl get`).
     pub effective: Option<Effective>,
+    /// A digest of the targets this sync left registered: the next reconcile that wants the same
+    /// targets only verifies (and goes after changes in the API budget).
+    pub targets_digest: u64,
 }
 
 pub fn next_status(
@@ -129,6 +132,7 @@ mod tests {
             healthy: 1,
             not_in_use: false,
             effective: None,
+            targets_digest: 0,
         });
         let first = next_status(None, Some(1), &ok, t(100));
         assert_eq!(first.conditions[0].status, "True");

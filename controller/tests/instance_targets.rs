@@ -58,7 +58,11 @@ async fn eligible_nodes_are_registered_at_the_node_port_and_follow_node_changes(
         env.targets(&arn).await == targets(&["i-0000000000000001", "i-0000000000000002"], node_port)
     })
     .await;
-    assert_eq!(env.ready("web").await, Some(("True".into(), "Synced".into())));
+    // The status is written after the registration: wait for it rather than race it.
+    wait_for("Ready", Duration::from_secs(10), || async {
+        env.ready("web").await == Some(("True".into(), "Synced".into()))
+    })
+    .await;
 
     // A node turns Ready, another stops being Ready, a third is relabelled into the selector.
     env.node_ready("web-not-ready", true).await;

@@ -149,16 +149,34 @@ fn read_request(conn: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     Some((head, body))
 }
 
-fn error_response(status: &str, code: &str) -> Vec<u8> {
-    let body = format!(
-        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type>\
-         <Code>{code}</Code><Message>injected by the fault proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
-    );
+/// An error answer in the requesting service's own format: EC2 has its own (and throttles with
+/// `RequestLimitExceeded`); ELBv2 and STS share the query protocol's.
+fn error_response(status: &str, code: &str, body_of_request: &[u8]) -> Vec<u8> {
+    let body = if ec2_request(body_of_request) {
+        let code = if code.starts_with("Throttling") {
+            "RequestLimitExceeded"
+        } else {
+            code
+        };
+        format!(
+            "<Response><Errors><Error><Code>{code}</Code><Message>injected by the fault proxy</Message></Error></Errors>\
+             <RequestID>fault-proxy</RequestID></Response>"
+        )
+    } else {
+        format!(
+            "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type>\
+             <Code>{code}</Code><Message>injected by the fault proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+        )
+    };
     format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
+}
+
+fn ec2_request(body: &[u8]) -> bool {
+    std::str::from_utf8(body).is_ok_and(|b| b.split('&').any(|p| p == "Version=2016-11-15"))
 }
 
 /// The `Action` of a form-encoded query request (ELB, EC2 and STS all use them).
@@ -178,7 +196,7 @@ fn serve(mut conn: TcpStream, shared: &Shared) {
     let action = action_of(&body);
     if faults.deny_all || action.is_some_and(|a| faults.deny_actions.iter().any(|d| *d == a)) {
         c.denied.fetch_add(1, Ordering::Relaxed);
-        let _ = conn.write_all(&error_response("403 Forbidden", "AccessDenied"));
+        let _ = conn.write_all(&error_response("403 Forbidden", "AccessDenied", &body));
         return;
     }
     if shared.roll() < faults.drop {
@@ -189,12 +207,20 @@ fn serve(mut conn: TcpStream, shared: &Shared) {
     if shared.roll() < faults.throttle {
         let n = c.throttled.fetch_add(1, Ordering::Relaxed);
         let code = if n.is_multiple_of(2) { "Throttling" } else { "ThrottlingException" };
-        let _ = conn.write_all(&error_response("400 Bad Request", code));
+        let _ = conn.write_all(&error_response(
+            if ec2_request(&body) {
+                "503 Service Unavailable"
+            } else {
+                "400 Bad Request"
+            },
+            code,
+            &body,
+        ));
         return;
     }
     if shared.roll() < faults.server_error {
         c.server_errors.fetch_add(1, Ordering::Relaxed);
-        let _ = conn.write_all(&error_response("503 Service Unavailable", "ServiceUnavailable"));
+        let _ = conn.write_all(&error_response("503 Service Unavailable", "ServiceUnavailable", &body));
         return;
     }
     let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", shared.upstream)) else {

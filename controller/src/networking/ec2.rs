@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, UserIdGroupPa
 use tgbind_aws::{classify, AwsError, ErrorKind};
 
 use super::rules::{Peer, Permission, SHARED_DESCRIPTION};
+use crate::budget::{Budget, Family};
 use crate::metrics::Metrics;
 
 /// EC2 takes at most this many values in one filter.
@@ -33,11 +34,19 @@ pub trait SecurityGroupApi: Send + Sync {
 pub struct Ec2 {
     client: aws_sdk_ec2::Client,
     metrics: Arc<Metrics>,
+    budget: Arc<Budget>,
 }
 
 impl Ec2 {
-    pub fn new(client: aws_sdk_ec2::Client, metrics: Arc<Metrics>) -> Self {
-        Self { client, metrics }
+    pub fn new(client: aws_sdk_ec2::Client, metrics: Arc<Metrics>, budget: Arc<Budget>) -> Self {
+        Self { client, metrics, budget }
+    }
+
+    /// Counts a call's outcome and tells the budget whether EC2 throttled it.
+    fn answered<T>(&self, operation: &str, result: &Result<T, AwsError>) {
+        self.metrics.aws_result(operation, 1, result);
+        let throttled = matches!(result, Err(e) if e.kind == ErrorKind::Throttled);
+        self.budget.answered(Family::Ec2, throttled);
     }
 
     /// DescribeNetworkInterfaces, every page: (address, vpc, groups) for each address of each interface.
@@ -49,9 +58,11 @@ impl Ec2 {
             .set_filters(Some(filters))
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        loop {
+            self.budget.acquire(Family::Ec2).await;
+            let Some(page) = pages.next().await else { break };
             let page = page.map_err(|e| AwsError::from_sdk(&e));
-            self.metrics.aws_result("DescribeNetworkInterfaces", 1, &page);
+            self.answered("DescribeNetworkInterfaces", &page);
             for eni in page?.network_interfaces() {
                 let groups: Vec<String> = eni.groups().iter().filter_map(|g| g.group_id()).map(str::to_string).collect();
                 let vpc = eni.vpc_id().unwrap_or_default().to_string();
@@ -133,6 +144,7 @@ impl SecurityGroupApi for Ec2 {
     async fn groups_of_instances(&self, instances: &[String]) -> Result<BTreeMap<String, Vec<String>>, AwsError> {
         let mut out = BTreeMap::new();
         for chunk in instances.chunks(FILTER_VALUES) {
+            self.budget.acquire(Family::Ec2).await;
             let r = self
                 .client
                 .describe_instances()
@@ -140,7 +152,7 @@ impl SecurityGroupApi for Ec2 {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk(&e));
-            self.metrics.aws_result("DescribeInstances", 1, &r);
+            self.answered("DescribeInstances", &r);
             for instance in r?.reservations().iter().flat_map(|r| r.instances()) {
                 let Some(id) = instance.instance_id() else { continue };
                 // The primary interface (device 0) carries the node's groups; secondary ENIs of the
@@ -165,6 +177,7 @@ impl SecurityGroupApi for Ec2 {
     }
 
     async fn tag_keys(&self, groups: &[String]) -> Result<BTreeMap<String, BTreeSet<String>>, AwsError> {
+        self.budget.acquire(Family::Ec2).await;
         let r = self
             .client
             .describe_security_groups()
@@ -172,7 +185,7 @@ impl SecurityGroupApi for Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(&e));
-        self.metrics.aws_result("DescribeSecurityGroups", 1, &r);
+        self.answered("DescribeSecurityGroups", &r);
         Ok(r?
             .security_groups()
             .iter()
@@ -184,6 +197,7 @@ impl SecurityGroupApi for Ec2 {
     }
 
     async fn shared_rules(&self, group: &str) -> Result<BTreeSet<Permission>, AwsError> {
+        self.budget.acquire(Family::Ec2).await;
         let r = self
             .client
             .describe_security_groups()
@@ -191,7 +205,7 @@ impl SecurityGroupApi for Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(&e));
-        self.metrics.aws_result("DescribeSecurityGroups", 1, &r);
+        self.answered("DescribeSecurityGroups", &r);
         let mut out = BTreeSet::new();
         let ours = |d: Option<&str>| d == Some(SHARED_DESCRIPTION);
         for p in r?.security_groups().iter().flat_map(|g| g.ip_permissions()) {
@@ -222,6 +236,7 @@ impl SecurityGroupApi for Ec2 {
     }
 
     async fn authorize(&self, group: &str, rules: &[Permission]) -> Result<(), AwsError> {
+        self.budget.acquire(Family::Ec2).await;
         let r = self
             .client
             .authorize_security_group_ingress()
@@ -235,11 +250,12 @@ impl SecurityGroupApi for Ec2 {
             Err(e) if classify(&e) == ErrorKind::Duplicate => Ok(()),
             Err(e) => Err(AwsError::from_sdk(&e)),
         };
-        self.metrics.aws_result("AuthorizeSecurityGroupIngress", 1, &r);
+        self.answered("AuthorizeSecurityGroupIngress", &r);
         r
     }
 
     async fn revoke(&self, group: &str, rules: &[Permission]) -> Result<(), AwsError> {
+        self.budget.acquire(Family::Ec2).await;
         let r = self
             .client
             .revoke_security_group_ingress()
@@ -252,7 +268,7 @@ impl SecurityGroupApi for Ec2 {
             Err(e) if classify(&e) == ErrorKind::NotFound && e.as_service_error().is_some() => Ok(()),
             Err(e) => Err(AwsError::from_sdk(&e)),
         };
-        self.metrics.aws_result("RevokeSecurityGroupIngress", 1, &r);
+        self.answered("RevokeSecurityGroupIngress", &r);
         r
     }
 }

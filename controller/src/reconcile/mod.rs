@@ -26,6 +26,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 use tracing::{instrument, warn};
 
+use crate::budget;
 use crate::context::{backoff, Context, Error};
 use crate::crd::{TargetGroupBinding, FINALIZER};
 use crate::status::Retry;
@@ -38,14 +39,19 @@ pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Resul
         .set(ctx.pending.started(&ObjectRef::from_obj(tgb.as_ref())) as i64);
     ctx.metrics.reconciles_in_flight.inc();
     let started = std::time::Instant::now();
-    let result = finalizer(&api, FINALIZER, tgb, |event| async {
-        match event {
-            Event::Apply(tgb) => apply(&tgb, &api, &ctx).await,
-            Event::Cleanup(tgb) => lifecycle::cleanup(&tgb, &api, &ctx).await,
-        }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
+    // A change until the sync finds nothing new to write (see `budget`).
+    let result = budget::PRIORITY
+        .scope(
+            std::cell::Cell::new(budget::Priority::Change),
+            finalizer(&api, FINALIZER, tgb, |event| async {
+                match event {
+                    Event::Apply(tgb) => apply(&tgb, &api, &ctx).await,
+                    Event::Cleanup(tgb) => lifecycle::cleanup(&tgb, &api, &ctx).await,
+                }
+            }),
+        )
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)));
     ctx.metrics.reconciles_in_flight.dec();
     ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
     result
@@ -75,6 +81,9 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
         }
         Ok(_) => Action::requeue(ctx.settings.resync),
         Err(p) if p.retry == Retry::OnChange => Action::await_change(),
+        // Throttling: the API budget has slowed down already and paces the retries, so they come
+        // back soon rather than after a backoff that grows with every throttled attempt.
+        Err(p) if p.reason == "Throttled" => Action::requeue(backoff(1, &ctx.settings)),
         Err(_) => Action::requeue(backoff(failures, &ctx.settings)),
     })
 }

@@ -62,6 +62,10 @@ pub(super) async fn record_outcome(
         crate::context::BindingMemory {
             failures,
             written: Some(next),
+            synced_targets: match outcome {
+                Ok(s) => Some(s.targets_digest),
+                Err(_) => memory.synced_targets,
+            },
         },
     );
     Ok(failures)

@@ -13,6 +13,7 @@ use tgbind_aws::{ErrorKind, Registration, Target};
 
 use super::{gates, group, networking, report};
 use crate::bound;
+use crate::budget::{self, Priority};
 use crate::context::Context;
 use crate::crd::{TargetGroupBinding, TargetType};
 use crate::desired::{
@@ -47,8 +48,7 @@ fn slices_of(ctx: &Context, namespace: &str, service: &str) -> Vec<Arc<EndpointS
 
 pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem> {
     // Never decide from half-filled caches: an empty slice cache would read as "no endpoints".
-    let _ = ctx.services.wait_until_ready().await;
-    let _ = ctx.slices.wait_until_ready().await;
+    ctx.caches.endpoints().await;
     check_form(tgb)?;
     let bound = bound::read(tgb);
     if let Some(b) = &bound {
@@ -108,13 +108,25 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         TargetType::Instance => {
             // Every eligible node at the Service's NodePort; never from a half-filled node cache.
             let node_port = resolve_node_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
-            let _ = ctx.nodes.wait_until_ready().await;
+            ctx.caches.nodes().await;
             let nodes = ctx.nodes.state();
             let desired = instance_targets(nodes.iter().map(|n| n.as_ref()), tgb.spec.node_selector.as_ref(), node_port);
             (desired, Vec::new(), String::new(), Vec::new())
         }
     };
 
+    // Nothing new to write since the last sync: this reconcile only verifies, and lets changes of
+    // other bindings go first in the API budget.
+    let targets_digest = digest(&desired);
+    let synced = ctx
+        .memory
+        .lock()
+        .unwrap()
+        .get(&tgb.uid().unwrap_or_default())
+        .and_then(|m| m.synced_targets);
+    if synced == Some(targets_digest) {
+        budget::set_priority(Priority::Verify);
+    }
     let current = match aws.describe_target_health(&arn).await {
         Ok(current) => current,
         Err(e) => {
@@ -191,5 +203,14 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         healthy: healthy_count(&current, &desired),
         not_in_use,
         effective: Some(effective),
+        targets_digest,
     })
+}
+
+/// A digest of a set of targets (stable within a process; kept in memory, not written anywhere).
+fn digest(targets: &BTreeSet<Target>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    targets.hash(&mut hasher);
+    hasher.finish()
 }
