@@ -41,8 +41,12 @@ launch_apiserver() {
 }
 
 wait_ready() {
+  local pid
+  pid=$(cat "$R/apiserver.pid" 2>/dev/null || true)
   for _ in $(seq 600); do
-    curl -skf -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$API_PORT/readyz" >/dev/null && return 0
+    curl -skf --max-time 2 -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$API_PORT/readyz" >/dev/null && return 0
+    # Exited (its port taken, say): no use waiting out the minute.
+    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && break
     sleep 0.1
   done
   echo "kube-apiserver did not become ready within 60 s; log: $R/apiserver.log (last lines below)" >&2
@@ -79,22 +83,33 @@ if [ "$cmd" = compact ]; then
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port found free can be taken (by another test's connection, say) before etcd or kube-apiserver
+# binds it: each start is tried again on fresh ports when its log says the address is in use.
+port_taken() { grep -q "address already in use" "$1"; }
 mkdir -p "$R"
-rm -rf "$R/etcd-data" "$R/certs"
-ETCD_PORT=$(free_port) PEER_PORT=$(free_port) API_PORT=$(free_port)
+rm -rf "$R/certs"
 [ -f "$R/sa.key" ] || openssl genrsa -out "$R/sa.key" 2048 2>/dev/null
 echo "$ADMIN_TOKEN,admin,admin,\"system:masters\"" >"$R/tokens.csv"
 [ -f "$R/extra-tokens.csv" ] && cat "$R/extra-tokens.csv" >>"$R/tokens.csv"
 
-"$BIN/etcd" --data-dir "$R/etcd-data" \
-  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-  --listen-peer-urls "http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
-  --initial-cluster "default=http://127.0.0.1:$PEER_PORT" >"$R/etcd.log" 2>&1 &
-echo $! >"$R/etcd.pid"
 etcd_up=""
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null && { etcd_up=1; break; }
-  sleep 0.1
+for attempt in 1 2 3 4 5; do
+  rm -rf "$R/etcd-data"
+  ETCD_PORT=$(free_port) PEER_PORT=$(free_port)
+  "$BIN/etcd" --data-dir "$R/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
+    --initial-cluster "default=http://127.0.0.1:$PEER_PORT" >"$R/etcd.log" 2>&1 &
+  etcd_pid=$!
+  echo "$etcd_pid" >"$R/etcd.pid"
+  for _ in $(seq 300); do
+    curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null && { etcd_up=1; break; }
+    kill -0 "$etcd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$etcd_up" ] && break
+  kill -0 "$etcd_pid" 2>/dev/null || ! port_taken "$R/etcd.log" || { echo "etcd: a port was taken, trying others (attempt $attempt)" >&2; continue; }
+  break
 done
 if [ -z "$etcd_up" ]; then
   echo "etcd did not answer on port $ETCD_PORT within 30 s; log: $R/etcd.log (last lines below)" >&2
@@ -103,6 +118,7 @@ if [ -z "$etcd_up" ]; then
   exit 1
 fi
 
+API_PORT=$(free_port)
 launch_apiserver
 echo $! >"$R/apiserver.pid"
 echo "$API_PORT" >"$R/port"
@@ -124,4 +140,19 @@ contexts:
   context: {cluster: local, user: admin, namespace: default}
 current-context: local
 K
-wait_ready || { stop; exit 1; }
+for attempt in 1 2 3 4; do
+  wait_ready 2>"$R/wait.err" && break
+  if port_taken "$R/apiserver.log" && [ "$attempt" -lt 4 ]; then
+    echo "kube-apiserver: port $API_PORT was taken, trying another (attempt $attempt)" >&2
+    API_PORT=$(free_port)
+    sed -i "s|https://127.0.0.1:[0-9]*|https://127.0.0.1:$API_PORT|" "$R/kubeconfig"
+    echo "$API_PORT" >"$R/port"
+    echo "$ETCD_PORT $API_PORT" >"$R/ports"
+    launch_apiserver
+    echo $! >"$R/apiserver.pid"
+    continue
+  fi
+  cat "$R/wait.err" >&2
+  stop
+  exit 1
+done
