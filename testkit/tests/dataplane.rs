@@ -375,3 +375,147 @@ async fn rules_weights_fixed_responses_redirects_and_tcp_forwarding() {
     let tcp_address = s.dataplane.wait_for_listener(&tcp_listener, Duration::from_secs(5));
     assert_eq!(get(tcp_address, "any", "/").await, Ok("blue".into()));
 }
+
+/// One GET with an optional Cookie header: (status, body, Set-Cookie values).
+async fn request(address: std::net::SocketAddr, cookie: Option<&str>) -> (u16, String, Vec<String>) {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut builder = hyper::Request::get("/").header(hyper::header::HOST, "web");
+    if let Some(c) = cookie {
+        builder = builder.header(hyper::header::COOKIE, c);
+    }
+    let response = sender
+        .send_request(builder.body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap())
+        .await
+        .unwrap();
+    let cookies = response
+        .headers()
+        .get_all(hyper::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).trim().to_string(), cookies)
+}
+
+impl Setup {
+    async fn attribute(&self, group: &str, key: &str, value: &str) {
+        self.elb
+            .modify_target_group_attributes()
+            .target_group_arn(group)
+            .attributes(t::TargetGroupAttribute::builder().key(key).value(value).build())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_and_target_stickiness_and_slow_start() {
+    let s = start();
+    let alb = s.load_balancer("sticky", t::LoadBalancerTypeEnum::Application).await;
+    let (blue, green) = (
+        s.group("blue", t::ProtocolEnum::Http, Some("/")).await,
+        s.group("green", t::ProtocolEnum::Http, Some("/")).await,
+    );
+    let (blue_1, blue_2, green_1) = (pod("blue-1", 51), pod("blue-2", 52), pod("green-1", 53));
+    s.attribute(&blue, "stickiness.enabled", "true").await;
+    s.attribute(&blue, "stickiness.type", "lb_cookie").await;
+    let weighted = t::Action::builder()
+        .r#type(t::ActionTypeEnum::Forward)
+        .forward_config(
+            t::ForwardActionConfig::builder()
+                .target_groups(t::TargetGroupTuple::builder().target_group_arn(&blue).weight(1).build())
+                .target_groups(t::TargetGroupTuple::builder().target_group_arn(&green).weight(1).build())
+                .target_group_stickiness_config(
+                    t::TargetGroupStickinessConfig::builder()
+                        .enabled(true)
+                        .duration_seconds(600)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let listener = s
+        .elb
+        .create_listener()
+        .load_balancer_arn(&alb)
+        .protocol(t::ProtocolEnum::Http)
+        .port(80)
+        .default_actions(weighted)
+        .send()
+        .await
+        .unwrap()
+        .listeners()[0]
+        .listener_arn()
+        .unwrap()
+        .to_string();
+    let address = s.dataplane.wait_for_listener(&listener, Duration::from_secs(5));
+    s.register(&blue, &[&blue_1, &blue_2]).await;
+    s.register(&green, &[&green_1]).await;
+    for ip in ["127.0.0.51", "127.0.0.52"] {
+        s.wait_for_state(&blue, ip, "healthy", Duration::from_secs(5)).await;
+    }
+    s.wait_for_state(&green, "127.0.0.53", "healthy", Duration::from_secs(5)).await;
+
+    // Without cookies, both groups and both blue targets answer.
+    let mut seen = BTreeSet::new();
+    for _ in 0..60 {
+        seen.insert(request(address, None).await.1);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    // A client that got blue with its cookies stays on blue and on the same blue target.
+    let (pod_name, cookies) = loop {
+        let (status, pod_name, cookies) = request(address, None).await;
+        assert_eq!(status, 200);
+        if pod_name.starts_with("blue") {
+            break (pod_name, cookies);
+        }
+    };
+    assert!(cookies.iter().any(|c| c.starts_with("AWSALBTG=")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("AWSALB=127.0.0.5")), "{cookies:?}");
+    let cookie_header = cookies.join("; ");
+    for _ in 0..30 {
+        assert_eq!(
+            request(address, Some(&cookie_header)).await.1,
+            pod_name,
+            "sticky to its group and target"
+        );
+    }
+    // Only the group cookie: always blue, either target.
+    let group_cookie = cookies.iter().find(|c| c.starts_with("AWSALBTG=")).unwrap().clone();
+    let mut blue_seen = BTreeSet::new();
+    for _ in 0..40 {
+        let answer = request(address, Some(&group_cookie)).await.1;
+        assert!(answer.starts_with("blue"), "{answer}");
+        blue_seen.insert(answer);
+    }
+    assert_eq!(blue_seen.len(), 2, "{blue_seen:?}");
+
+    // Slow start (60 s configured, 6 s here): a new green target gets a growing share.
+    s.attribute(&green, "slow_start.duration_seconds", "60").await;
+    let green_2 = pod("green-2", 54);
+    s.register(&green, &[&green_2]).await;
+    s.wait_for_state(&green, "127.0.0.54", "healthy", Duration::from_secs(5)).await;
+    let load = Load::start(address, "web", "/", 200);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let report = load.stop().await;
+    let share = |from: u64, to: u64| {
+        let by = report.window(Duration::from_millis(from), Duration::from_millis(to)).answered_by();
+        let (new, old) = (*by.get("green-2").unwrap_or(&0) as f64, *by.get("green-1").unwrap_or(&0) as f64);
+        new / (new + old).max(1.0)
+    };
+    let (early, late) = (share(0, 700), share(6500, 8000));
+    eprintln!("slow start: the new target's share of its group {early:.2} in its first 0.7 s, {late:.2} after the ramp");
+    // Without slow start it would get half from the start.
+    assert!(
+        early < 0.33 && early < late - 0.15,
+        "{early:.2} of the group's requests in the first 0.7 s of a 6 s slow start, {late:.2} after"
+    );
+    assert!((0.35..0.65).contains(&late), "{late:.2} after the slow start");
+}

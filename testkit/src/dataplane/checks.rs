@@ -62,7 +62,28 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 record.health = record.health.observe(result, check.thresholds);
                 record.checks_done += 1;
                 if Health::became_healthy(before, record.health) {
-                    record.healthy_since = Some(Instant::now());
+                    let now = Instant::now();
+                    let slow_start = world
+                        .snapshot
+                        .groups
+                        .get(&arn)
+                        .map(|g| shared.scaled(g.slow_start))
+                        .unwrap_or_default();
+                    // As in ELB: a target enters slow start only when the group has it on and
+                    // another target is healthy and past its own slow start.
+                    let others_at_full = world.targets.get(&arn).is_some_and(|records| {
+                        records.iter().any(|(k, r)| {
+                            *k != key
+                                && r.draining_until.is_none()
+                                && r.health.phase == super::health::Phase::Healthy
+                                && r.slow_start_since.is_none_or(|since| now - since >= slow_start)
+                        })
+                    });
+                    if !slow_start.is_zero() && others_at_full {
+                        if let Some(record) = world.targets.get_mut(&arn).and_then(|t| t.get_mut(&key)) {
+                            record.slow_start_since = Some(now);
+                        }
+                    }
                 }
             });
         }

@@ -122,7 +122,7 @@ fn choose_target(shared: &Shared, world: &World, group_arn: &str, sticky: Option
                 }
             },
             slow_start_weight: r
-                .healthy_since
+                .slow_start_since
                 .map(|since| routing::slow_start_weight(now - since, slow_start))
                 .unwrap_or(1.0),
         })

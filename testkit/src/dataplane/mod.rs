@@ -277,7 +277,8 @@ impl Shared {
 struct TargetRecord {
     health: Health,
     checks_done: u32,
-    healthy_since: Option<Instant>,
+    /// When its slow start began (it turned healthy while the group's slow start applied).
+    slow_start_since: Option<Instant>,
     draining_until: Option<Instant>,
     next_check: Instant,
     checking: bool,
@@ -288,7 +289,7 @@ impl TargetRecord {
         TargetRecord {
             health: Health::default(),
             checks_done: 0,
-            healthy_since: None,
+            slow_start_since: None,
             draining_until: None,
             next_check: now,
             checking: false,
