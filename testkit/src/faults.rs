@@ -242,14 +242,16 @@ fn serve(mut conn: TcpStream, shared: &Shared) {
     {
         return;
     }
-    let mut response = Vec::new();
-    let _ = upstream.read_to_end(&mut response);
+    // Recorded once sent, before moto answers: a test that sees the effect in moto (and so stops
+    // waiting) must also find the request here.
     c.forwarded.fetch_add(1, Ordering::Relaxed);
     shared
         .forwarded_bodies
         .lock()
         .unwrap()
         .push(String::from_utf8_lossy(&body).into_owned());
+    let mut response = Vec::new();
+    let _ = upstream.read_to_end(&mut response);
     // Tell the client this connection ends here, so it never reuses it.
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
     let head = String::from_utf8_lossy(&response[..split]).into_owned();

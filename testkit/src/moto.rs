@@ -26,6 +26,28 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The suite's static credentials (`secrets`), never the instance-metadata chain.
+pub fn test_credentials() -> elbv2::config::Credentials {
+    elbv2::config::Credentials::new(
+        crate::secrets::AWS_ACCESS_KEY_ID,
+        crate::secrets::AWS_SECRET_ACCESS_KEY,
+        None,
+        None,
+        "tests",
+    )
+}
+
+/// An ELBv2 client for the emulated API at `endpoint` (moto, or elb-dataplane in front of it).
+pub fn elbv2_client_at(endpoint: &str, credentials: elbv2::config::Credentials) -> elbv2::Client {
+    let config = elbv2::Config::builder()
+        .behavior_version_latest()
+        .region(elbv2::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .build();
+    elbv2::Client::from_conf(config)
+}
+
 pub struct Moto {
     child: Child,
     pub port: u16,
@@ -165,24 +187,12 @@ impl Moto {
     /// An ELBv2 client for out-of-band changes, with static test credentials (never the
     /// instance-metadata chain: tests stay on loopback).
     pub async fn elbv2(&self) -> elbv2::Client {
-        self.elbv2_with(elbv2::config::Credentials::new(
-            crate::secrets::AWS_ACCESS_KEY_ID,
-            crate::secrets::AWS_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "tests",
-        ))
+        self.elbv2_with(test_credentials())
     }
 
     /// An ELBv2 client with these credentials (another account's, from `assume_role`).
     pub fn elbv2_with(&self, credentials: elbv2::config::Credentials) -> elbv2::Client {
-        let config = elbv2::Config::builder()
-            .behavior_version_latest()
-            .region(elbv2::config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(credentials)
-            .build();
-        elbv2::Client::from_conf(config)
+        elbv2_client_at(&self.endpoint(), credentials)
     }
 }
 

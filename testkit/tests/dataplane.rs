@@ -10,29 +10,11 @@ use tgbind_aws::elbv2;
 use tgbind_aws::elbv2::types as t;
 use tgbind_testkit::dataplane::{Dataplane, Options};
 use tgbind_testkit::load::{get, Load};
-use tgbind_testkit::moto::Moto;
+use tgbind_testkit::moto::{elbv2_client_at, test_credentials, Moto};
 use tgbind_testkit::pods::ServingPod;
-use tgbind_testkit::secrets;
 
 /// Health checks every 0.5 s, deregistration delays of 1 s (configured 5 s and 10 s).
 const TIME_SCALE: f64 = 10.0;
-
-fn client(endpoint: &str) -> elbv2::Client {
-    elbv2::Client::from_conf(
-        elbv2::Config::builder()
-            .behavior_version_latest()
-            .region(elbv2::config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(elbv2::config::Credentials::new(
-                secrets::AWS_ACCESS_KEY_ID,
-                secrets::AWS_SECRET_ACCESS_KEY,
-                None,
-                None,
-                "tests",
-            ))
-            .build(),
-    )
-}
 
 struct Setup {
     moto: Moto,
@@ -51,11 +33,34 @@ fn start() -> Setup {
         },
     )
     .unwrap();
-    let elb = client(&dataplane.endpoint());
+    let elb = elbv2_client_at(&dataplane.endpoint(), test_credentials());
     Setup { moto, dataplane, elb }
 }
 
+/// A forward to one group.
+fn forward(group: &str) -> t::Action {
+    t::Action::builder()
+        .r#type(t::ActionTypeEnum::Forward)
+        .target_group_arn(group)
+        .build()
+}
+
 impl Setup {
+    /// A listener with this default action; its ARN.
+    async fn listener(&self, load_balancer: &str, protocol: t::ProtocolEnum, port: i32, action: t::Action) -> String {
+        let out = self
+            .elb
+            .create_listener()
+            .load_balancer_arn(load_balancer)
+            .protocol(protocol)
+            .port(port)
+            .default_actions(action)
+            .send()
+            .await
+            .unwrap();
+        out.listeners()[0].listener_arn().unwrap().to_string()
+    }
+
     async fn load_balancer(&self, name: &str, kind: t::LoadBalancerTypeEnum) -> String {
         let out = self
             .elb
@@ -166,25 +171,7 @@ async fn health_checks_routing_draining_and_fail_open_under_load() {
     let lb = s.load_balancer("web", t::LoadBalancerTypeEnum::Application).await;
     let group = s.group("web", t::ProtocolEnum::Http, Some("/healthz")).await;
     let spare = s.group("spare", t::ProtocolEnum::Http, Some("/healthz")).await;
-    let listener = s
-        .elb
-        .create_listener()
-        .load_balancer_arn(&lb)
-        .protocol(t::ProtocolEnum::Http)
-        .port(80)
-        .default_actions(
-            t::Action::builder()
-                .r#type(t::ActionTypeEnum::Forward)
-                .target_group_arn(&group)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .listeners()[0]
-        .listener_arn()
-        .unwrap()
-        .to_string();
+    let listener = s.listener(&lb, t::ProtocolEnum::Http, 80, forward(&group)).await;
     let address = s.dataplane.wait_for_listener(&listener, Duration::from_secs(5));
     let (a, b) = (pod("web-a", 31), pod("web-b", 32));
 
@@ -266,20 +253,7 @@ async fn rules_weights_fixed_responses_redirects_and_tcp_forwarding() {
                 .build(),
         )
         .build();
-    let listener = s
-        .elb
-        .create_listener()
-        .load_balancer_arn(&alb)
-        .protocol(t::ProtocolEnum::Http)
-        .port(80)
-        .default_actions(fixed)
-        .send()
-        .await
-        .unwrap()
-        .listeners()[0]
-        .listener_arn()
-        .unwrap()
-        .to_string();
+    let listener = s.listener(&alb, t::ProtocolEnum::Http, 80, fixed).await;
     let weighted = t::Action::builder()
         .r#type(t::ActionTypeEnum::Forward)
         .forward_config(
@@ -351,25 +325,7 @@ async fn rules_weights_fixed_responses_redirects_and_tcp_forwarding() {
     // An NLB: TCP forwarded to a TCP-checked group.
     let nlb = s.load_balancer("tcp", t::LoadBalancerTypeEnum::Network).await;
     let tcp_group = s.group("tcp", t::ProtocolEnum::Tcp, None).await;
-    let tcp_listener = s
-        .elb
-        .create_listener()
-        .load_balancer_arn(&nlb)
-        .protocol(t::ProtocolEnum::Tcp)
-        .port(9000)
-        .default_actions(
-            t::Action::builder()
-                .r#type(t::ActionTypeEnum::Forward)
-                .target_group_arn(&tcp_group)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .listeners()[0]
-        .listener_arn()
-        .unwrap()
-        .to_string();
+    let tcp_listener = s.listener(&nlb, t::ProtocolEnum::Tcp, 9000, forward(&tcp_group)).await;
     s.register(&tcp_group, &[&blue_pod]).await;
     s.wait_for_state(&tcp_group, "127.0.0.41", "healthy", Duration::from_secs(5)).await;
     let tcp_address = s.dataplane.wait_for_listener(&tcp_listener, Duration::from_secs(5));
@@ -441,20 +397,7 @@ async fn group_and_target_stickiness_and_slow_start() {
                 .build(),
         )
         .build();
-    let listener = s
-        .elb
-        .create_listener()
-        .load_balancer_arn(&alb)
-        .protocol(t::ProtocolEnum::Http)
-        .port(80)
-        .default_actions(weighted)
-        .send()
-        .await
-        .unwrap()
-        .listeners()[0]
-        .listener_arn()
-        .unwrap()
-        .to_string();
+    let listener = s.listener(&alb, t::ProtocolEnum::Http, 80, weighted).await;
     let address = s.dataplane.wait_for_listener(&listener, Duration::from_secs(5));
     s.register(&blue, &[&blue_1, &blue_2]).await;
     s.register(&green, &[&green_1]).await;

@@ -79,7 +79,7 @@ impl Env {
             },
         )
         .expect("elb-dataplane starts");
-        env.elb = elbv2_client(&dataplane.endpoint());
+        env.elb = tgbind_testkit::moto::elbv2_client_at(&dataplane.endpoint(), tgbind_testkit::moto::test_credentials());
         env.dataplane = Some(Arc::new(dataplane));
         env
     }
@@ -439,23 +439,6 @@ impl Drop for Controller {
         self.kill();
         tgbind_testkit::logs::keep_log(&self.log, "controller");
     }
-}
-
-/// An ELBv2 client for `endpoint` with the static test credentials.
-pub fn elbv2_client(endpoint: &str) -> elbv2::Client {
-    let config = elbv2::Config::builder()
-        .behavior_version_latest()
-        .region(elbv2::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(elbv2::config::Credentials::new(
-            secrets::AWS_ACCESS_KEY_ID,
-            secrets::AWS_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "tests",
-        ))
-        .build();
-    elbv2::Client::from_conf(config)
 }
 
 /// A group's registered targets as `ip:port`, read with `elb` (for tasks that hold a client, not

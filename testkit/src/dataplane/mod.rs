@@ -129,20 +129,7 @@ impl Dataplane {
             .trim_end_matches('/')
             .parse()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("upstream {upstream}: {e}")))?;
-        let client = elbv2::Client::from_conf(
-            elbv2::Config::builder()
-                .behavior_version_latest()
-                .region(elbv2::config::Region::new("us-east-1"))
-                .endpoint_url(upstream)
-                .credentials_provider(elbv2::config::Credentials::new(
-                    crate::secrets::AWS_ACCESS_KEY_ID,
-                    crate::secrets::AWS_SECRET_ACCESS_KEY,
-                    None,
-                    None,
-                    "elb-dataplane",
-                ))
-                .build(),
-        );
+        let client = crate::moto::elbv2_client_at(upstream, crate::moto::test_credentials());
         let shared = Arc::new(Shared {
             upstream: upstream_addr,
             client,
