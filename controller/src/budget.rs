@@ -165,12 +165,6 @@ impl Budget {
         Arc::new(budget)
     }
 
-    /// No limit (tests of other things, the scripted ELB model).
-    pub fn unlimited(metrics: Arc<Metrics>) -> Arc<Self> {
-        let off = Limit { rate: 0.0, burst: 0.0 };
-        Self::new(off, off, metrics)
-    }
-
     fn publish_rates(&self) {
         let buckets = self.buckets.lock().unwrap();
         for family in [Family::Elbv2, Family::Ec2] {
