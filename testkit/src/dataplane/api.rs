@@ -83,7 +83,7 @@ async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Fu
         "RegisterTargets" => {
             if let Some(records) = shared.world.lock().unwrap().targets.get_mut(&group) {
                 for (id, port) in &targets {
-                    records.retain(|k, r| !(k.id == *id && port.is_none_or(|p| p == k.port) && r.draining_until.is_some()));
+                    records.retain(|k, r| !(k.id == *id && port.is_none_or(|p| i32::from(p) == k.port) && r.draining_until.is_some()));
                 }
             }
             shared.refresh_group(&group).await
@@ -126,7 +126,10 @@ fn start_draining(shared: &Shared, group: &str, targets: &[(String, Option<u16>)
     let until = Instant::now() + delay;
     if let Some(records) = world.targets.get_mut(group) {
         for (key, record) in records.iter_mut() {
-            if targets.iter().any(|(id, port)| key.id == *id && port.is_none_or(|p| p == key.port)) {
+            if targets
+                .iter()
+                .any(|(id, port)| key.id == *id && port.is_none_or(|p| i32::from(p) == key.port))
+            {
                 record.draining_until = Some(until);
             }
         }
@@ -159,7 +162,7 @@ fn target_health_xml(shared: &Shared, group: &str, asked: &[(String, Option<u16>
     let health_check_port = world.snapshot.groups.get(group).and_then(|g| g.health_check.port);
     let mut members = String::new();
     let mut member = |key: &TargetKey, state: &str, reason: Option<(&str, String)>| {
-        let hc_port = health_check_port.unwrap_or(key.port);
+        let hc_port = health_check_port.map_or(key.port, i32::from);
         members.push_str(&format!(
             "<member><HealthCheckPort>{hc_port}</HealthCheckPort><Target><Id>{}</Id><Port>{}</Port></Target><TargetHealth><State>{state}</State>",
             escape(&key.id),
@@ -184,12 +187,12 @@ fn target_health_xml(shared: &Shared, group: &str, asked: &[(String, Option<u16>
             let known: Vec<_> = records
                 .into_iter()
                 .flatten()
-                .filter(|(k, _)| k.id == *id && port.is_none_or(|p| p == k.port))
+                .filter(|(k, _)| k.id == *id && port.is_none_or(|p| i32::from(p) == k.port))
                 .collect();
             if known.is_empty() {
                 let key = TargetKey {
                     id: id.clone(),
-                    port: port.unwrap_or(default_port),
+                    port: i32::from(port.unwrap_or(default_port)),
                 };
                 member(
                     &key,

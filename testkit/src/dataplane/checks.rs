@@ -48,7 +48,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             let shared = shared.clone();
             tokio::spawn(async move {
                 let timeout = shared.scaled(check.timeout);
-                let address = shared.address(&key, check.port.unwrap_or(key.port));
+                let address = shared.address(&key, check.port.map_or(key.port, i32::from));
                 let result = probe(address, &check, timeout).await;
                 let mut world = shared.world.lock().unwrap();
                 let Some(record) = world.targets.get_mut(&arn).and_then(|t| t.get_mut(&key)) else {

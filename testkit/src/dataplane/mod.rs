@@ -226,8 +226,9 @@ impl Shared {
     }
 
     /// Where a target is connected to (`None`: its id is no address, an instance id say).
-    fn address(&self, key: &TargetKey, port: u16) -> Option<SocketAddr> {
+    fn address(&self, key: &TargetKey, port: i32) -> Option<SocketAddr> {
         let ip: std::net::IpAddr = key.id.parse().ok()?;
+        let port = u16::try_from(port).ok()?;
         let ip = match ip {
             std::net::IpAddr::V4(v4) => self.reach.iter().find_map(|t| t.apply(v4)).unwrap_or(v4).into(),
             v6 => v6,

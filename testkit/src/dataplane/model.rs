@@ -66,18 +66,8 @@ pub struct TargetGroup {
     pub stickiness: Option<Duration>,
 }
 
-/// A registered target: its id (an IP address for `ip` groups) and port.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TargetKey {
-    pub id: String,
-    pub port: u16,
-}
-
-impl std::fmt::Display for TargetKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.id, self.port)
-    }
-}
+/// A registered target: its id (an IP address for `ip` groups) and port; the shared type.
+pub use tgbind_aws::Target as TargetKey;
 
 /// Everything read in one pass.
 #[derive(Debug, Clone, Default)]
@@ -133,20 +123,10 @@ pub async fn read(client: &elbv2::Client) -> Result<Snapshot, Error> {
     Ok(snapshot)
 }
 
-/// Who is registered in `group` now.
+/// Who is registered in `group` now (moto reports each with its port).
 pub async fn registered_in(client: &elbv2::Client, group: &TargetGroup) -> Result<Vec<TargetKey>, Error> {
-    let health = client.describe_target_health().target_group_arn(&group.arn).send().await?;
-    Ok(health
-        .target_health_descriptions()
-        .iter()
-        .filter_map(|d| d.target())
-        .filter_map(|t| {
-            Some(TargetKey {
-                id: t.id()?.to_string(),
-                port: t.port().map(|p| p as u16).or(group.port).unwrap_or(0),
-            })
-        })
-        .collect())
+    let health = tgbind_aws::targets::describe_target_health(client, &group.arn).await?;
+    Ok(health.into_iter().map(|h| h.target).collect())
 }
 
 fn group_of(g: &t::TargetGroup, attributes: &BTreeMap<&str, &str>) -> TargetGroup {
