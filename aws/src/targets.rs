@@ -143,17 +143,40 @@ pub async fn describe_target_group(
         None => client.describe_target_groups().set_names(name.map(|n| vec![n.to_string()])),
     };
     match request.send().await {
-        Ok(out) => Ok(out.target_groups().first().map(|tg| TargetGroupFacts {
-            arn: tg.target_group_arn().unwrap_or_default().to_string(),
-            name: tg.target_group_name().unwrap_or_default().to_string(),
-            target_type: tg.target_type().map_or("instance", |t| t.as_str()).to_string(),
-            ip_address_type: tg.ip_address_type().map_or("ipv4", |t| t.as_str()).to_string(),
-            vpc_id: tg.vpc_id().map(str::to_string),
-            protocol: tg.protocol().map(|p| p.as_str().to_string()),
-            port: tg.port(),
-        })),
+        Ok(out) => Ok(out.target_groups().first().map(facts_of)),
         Err(e) if classify(&e) == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(AwsError::from_sdk(&e)),
+    }
+}
+
+/// One page (up to 400, the API's largest) of the account's target groups, and the marker of the
+/// next page.
+pub async fn list_target_groups_page(
+    client: &crate::elbv2::Client,
+    marker: Option<String>,
+) -> Result<(Vec<TargetGroupFacts>, Option<String>), AwsError> {
+    let out = client
+        .describe_target_groups()
+        .page_size(400)
+        .set_marker(marker)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(&e))?;
+    Ok((
+        out.target_groups().iter().map(facts_of).collect(),
+        out.next_marker().filter(|m| !m.is_empty()).map(str::to_string),
+    ))
+}
+
+fn facts_of(tg: &crate::elbv2::types::TargetGroup) -> TargetGroupFacts {
+    TargetGroupFacts {
+        arn: tg.target_group_arn().unwrap_or_default().to_string(),
+        name: tg.target_group_name().unwrap_or_default().to_string(),
+        target_type: tg.target_type().map_or("instance", |t| t.as_str()).to_string(),
+        ip_address_type: tg.ip_address_type().map_or("ipv4", |t| t.as_str()).to_string(),
+        vpc_id: tg.vpc_id().map(str::to_string),
+        protocol: tg.protocol().map(|p| p.as_str().to_string()),
+        port: tg.port(),
     }
 }
 

@@ -26,6 +26,11 @@ pub trait TargetGroupApi: Send + Sync {
     async fn deregister_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError>;
     /// The group with this ARN, or (without an ARN) with this name; `None` when there is none.
     async fn describe_target_group(&self, arn: Option<&str>, name: Option<&str>) -> Result<Option<TargetGroupFacts>, AwsError>;
+    /// Every target group of the account, 400 per call: at a first start with many bindings, far
+    /// fewer calls than one `describe_target_group` each. `None` where a model does not list.
+    async fn list_target_groups(&self) -> Result<Option<Vec<TargetGroupFacts>>, AwsError> {
+        Ok(None)
+    }
     /// A VPC's IPv4 and IPv6 CIDRs (primary and secondary); `None` when this account cannot see
     /// the VPC (a peered VPC of another account).
     async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Option<Vec<String>>, AwsError>;
@@ -135,6 +140,22 @@ impl TargetGroupApi for ElbV2 {
             .await;
         self.metrics.aws_result("DescribeTargetGroups", 1, &r);
         r
+    }
+
+    async fn list_target_groups(&self) -> Result<Option<Vec<TargetGroupFacts>>, AwsError> {
+        let (mut all, mut marker) = (Vec::new(), None);
+        loop {
+            let r = self
+                .within_budget(Family::Elbv2, targets::list_target_groups_page(&self.client, marker))
+                .await;
+            self.metrics.aws_result("DescribeTargetGroups", 1, &r);
+            let (page, next) = r?;
+            all.extend(page);
+            match next {
+                Some(next) => marker = Some(next),
+                None => return Ok(Some(all)),
+            }
+        }
     }
 
     async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Option<Vec<String>>, AwsError> {

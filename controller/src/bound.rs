@@ -24,6 +24,28 @@ pub struct Bound {
     pub ip_address_type: String,
     #[serde(rename = "vpcID", default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
+    /// The group's protocol (absent from records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+impl Bound {
+    /// The group as the record knows it, when the record is complete: a group's ARN, type, address
+    /// type, VPC and protocol never change, so a restarted controller need not ask AWS again.
+    pub fn facts(&self) -> Option<tgbind_aws::TargetGroupFacts> {
+        if self.target_type.is_empty() || self.ip_address_type.is_empty() {
+            return None;
+        }
+        Some(tgbind_aws::TargetGroupFacts {
+            arn: self.target_group_arn.clone(),
+            name: self.target_group_name.clone().unwrap_or_default(),
+            target_type: self.target_type.clone(),
+            ip_address_type: self.ip_address_type.clone(),
+            vpc_id: self.vpc_id.clone(),
+            protocol: Some(self.protocol.clone()?),
+            port: None,
+        })
+    }
 }
 
 /// The binding's record: the annotation, or for bindings synced by an earlier tgbind version (which
@@ -41,6 +63,7 @@ pub fn read(tgb: &TargetGroupBinding) -> Option<Bound> {
         target_type: String::new(),
         ip_address_type: String::new(),
         vpc_id: None,
+        protocol: None,
     })
 }
 
@@ -109,6 +132,7 @@ mod tests {
             target_type: "ip".into(),
             ip_address_type: "ipv4".into(),
             vpc_id: Some("vpc-0123456789abcdef0".into()),
+            protocol: Some("HTTP".into()),
         }
     }
 
@@ -122,6 +146,8 @@ mod tests {
         assert_eq!(read(&tgb), None);
         tgb.metadata.annotations = Some([(ANNOTATION.to_string(), format(&bound()))].into());
         assert_eq!(read(&tgb), Some(bound()));
+        let facts = bound().facts().expect("a complete record knows its group");
+        assert_eq!((facts.target_type.as_str(), facts.protocol.as_deref()), ("ip", Some("HTTP")));
         // An earlier version's binding: the ARN from status, nothing else known.
         let mut legacy = binding(Default::default());
         legacy.status = Some(TargetGroupBindingStatus {
@@ -130,6 +156,7 @@ mod tests {
         });
         let old = read(&legacy).unwrap();
         assert_eq!(old.target_group_arn, "arn:old");
+        assert_eq!(old.facts(), None, "an incomplete record sends the controller to AWS");
         assert!(contradictions(
             &old,
             &binding(TargetGroupBindingSpec {

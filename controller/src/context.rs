@@ -56,6 +56,8 @@ pub struct Context {
     pub named_ports: NamedPortCache,
     /// Target groups as AWS described them (immutable facts), by ARN or by account and name.
     pub groups: Mutex<HashMap<String, TargetGroupFacts>>,
+    /// Set once the account's groups were listed into `groups` (see `reconcile::group`).
+    pub groups_listed: tokio::sync::OnceCell<()>,
     /// VPC CIDRs by account and VPC, with when they were read (`None`: the VPC is not visible).
     pub vpc_cidrs: Mutex<HashMap<String, VpcCidrs>>,
     /// What this process knows of each binding (by UID) whatever the CRD keeps of status: failures
@@ -117,6 +119,16 @@ pub struct BindingMemory {
     pub written: Option<TargetGroupBindingStatus>,
     /// `Synced::targets_digest` of the last successful sync.
     pub synced_targets: Option<u64>,
+    /// After a settled sync (or a record trusted at start): until the next verification, a
+    /// reconcile that finds the same spec generation and desired targets makes no AWS call.
+    pub quiet: Option<Quiet>,
+}
+
+/// See [`BindingMemory::quiet`].
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet {
+    pub generation: Option<i64>,
+    pub until: Instant,
 }
 
 /// Per binding: (pod name, address) -> the pod's named container ports.

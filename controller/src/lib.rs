@@ -6,6 +6,7 @@
 //! - [`bound`]: the record of the target group a binding writes to (an annotation, which any CRD keeps);
 //! - [`validation`]: checks of a binding's spec before any AWS call;
 //! - [`desired`]: targets wanted and the writes that get a group there; [`status`]: the status shown;
+//! - [`synced`]: the record of what a binding last settled to, trusted after a restart;
 //! - [`readiness`]: pod readiness-gate conditions; [`nodes`]: which nodes serve instance targets;
 //! - [`networking::rules`]: security-group rules wanted by `spec.networking`.
 //!
@@ -41,5 +42,6 @@ pub mod readiness;
 pub mod reconcile;
 pub mod run;
 pub mod status;
+pub mod synced;
 pub mod validation;
 pub mod webhook;

@@ -46,6 +46,8 @@ pub struct Metrics {
     /// Failed attempts inside the SDK's retries (throttling the retries absorbed shows here).
     pub aws_failed_attempts: Family<CodeLabel, Counter>,
     pub targets_registered: Counter,
+    /// Bindings whose first reconcile after a start trusted their record (no AWS read; see `synced`).
+    pub bindings_trusted_at_start: Counter,
     pub targets_deregistered: Counter,
     /// Pod readiness gate conditions written.
     pub readiness_gate_updates: Counter,
@@ -79,6 +81,7 @@ impl Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let aws_failed_attempts = Family::<CodeLabel, Counter>::default();
         let targets_registered = Counter::<u64, AtomicU64>::default();
+        let bindings_trusted_at_start = Counter::<u64, AtomicU64>::default();
         let targets_deregistered = Counter::<u64, AtomicU64>::default();
         let readiness_gate_updates = Counter::<u64, AtomicU64>::default();
         let security_group_rules_authorized = Counter::<u64, AtomicU64>::default();
@@ -125,6 +128,11 @@ impl Metrics {
             aws_failed_attempts.clone(),
         );
         registry.register("targets_registered", "Targets registered", targets_registered.clone());
+        registry.register(
+            "bindings_trusted_at_start",
+            "Bindings unchanged since their recorded sync, verified later by their spread resync instead of at start",
+            bindings_trusted_at_start.clone(),
+        );
         registry.register("targets_deregistered", "Targets deregistered", targets_deregistered.clone());
         registry.register(
             "readiness_gate_updates",
@@ -154,6 +162,7 @@ impl Metrics {
             aws_calls,
             aws_failed_attempts,
             targets_registered,
+            bindings_trusted_at_start,
             targets_deregistered,
             readiness_gate_updates,
             security_group_rules_authorized,

@@ -295,6 +295,7 @@ pub fn build(
         networking: aws.networking,
         named_ports: Default::default(),
         groups: Default::default(),
+        groups_listed: Default::default(),
         vpc_cidrs: Default::default(),
         memory: Default::default(),
     });

@@ -47,6 +47,16 @@ pub struct Synced {
     /// A digest of the targets this sync left registered: the next reconcile that wants the same
     /// targets only verifies (and goes after changes in the API budget).
     pub targets_digest: u64,
+    /// This sync wrote to the group (and so removed the binding's record of its last settled sync).
+    pub wrote: bool,
+}
+
+impl Synced {
+    /// Every desired target registered and healthy, or nothing to wait for (no load balancer uses
+    /// the group): no health recheck is needed.
+    pub fn settled(&self) -> bool {
+        self.healthy >= self.desired || self.not_in_use
+    }
 }
 
 pub fn next_status(
@@ -133,6 +143,7 @@ mod tests {
             not_in_use: false,
             effective: None,
             targets_digest: 0,
+            wrote: false,
         });
         let first = next_status(None, Some(1), &ok, t(100));
         assert_eq!(first.conditions[0].status, "True");

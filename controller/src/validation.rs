@@ -417,6 +417,7 @@ mod tests {
             target_type: "ip".into(),
             ip_address_type: "ipv4".into(),
             vpc_id: None,
+            protocol: None,
         };
         assert_eq!(reason(check_bound(&binding(spec()), &bound)), "ok");
         let moved = TargetGroupBindingSpec {

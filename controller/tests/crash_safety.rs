@@ -1,6 +1,8 @@
 //! Crash safety: the controller is killed with SIGKILL at random points (12 times) during a rollout
 //! of a multi-cluster binding. After each restart the group converges to the desired targets, and
-//! targets another cluster registered in the same group are never touched.
+//! targets another cluster registered in the same group are never touched. And a restart trusts
+//! what bindings recorded as settled: only bindings changed while the controller was down are read
+//! from AWS at start; the others are verified by their spread resync, which repairs drift.
 
 mod support;
 
@@ -9,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{wait_for, Env, Spec};
+use kube::ResourceExt;
+use support::{wait_for, Controller, Env, Spec};
 use tgbind_aws::elbv2::types::TargetDescription;
 
 const KILLS: usize = 12;
@@ -110,4 +113,92 @@ fn rand_millis(round: usize) -> u64 {
         .unwrap()
         .subsec_nanos() as u64;
     nanos / 1000 + round as u64 * 389
+}
+
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_restart_reads_only_bindings_changed_while_down_and_resync_verifies_the_rest() {
+    // Enough bindings for a first start to list the account's groups instead of describing each.
+    const BINDINGS: usize = 20;
+    let env = Env::start().await;
+    let ip = |b: usize, e: usize| format!("10.30.{b}.{e}");
+    let mut arns = Vec::new();
+    for b in 0..BINDINGS {
+        let name = format!("trust{b}");
+        arns.push(env.target_group(&name).await);
+        env.service(&name, &[("http", 80, 8080)]).await;
+        let eps = [ip(b, 1), ip(b, 2)];
+        env.slice(&format!("{name}-a"), &name, "http", 8080, &[(&eps[0], true), (&eps[1], true)])
+            .await;
+        env.binding(&name, Spec::ip(&name, 80, &arns[b])).await;
+    }
+    let settled = || async {
+        let list = env.tgbs().list(&Default::default()).await.unwrap();
+        list.items
+            .iter()
+            .filter(|b| b.annotations().contains_key(tgbind_controller::synced::ANNOTATION))
+            .count()
+            == BINDINGS
+    };
+    {
+        let first = Controller::start(&env, "trust-first", &[]);
+        wait_for("every binding records a settled sync", Duration::from_secs(60), settled).await;
+        let m = first.metrics();
+        let described = metric(&m, "tgbind_aws_api_calls_total{operation=\"DescribeTargetGroups\"");
+        assert_eq!(described, 1.0, "one listing of the account's groups, not one call per binding: {m}");
+    }
+
+    // While the controller is down: two bindings gain an endpoint.
+    for b in [1, 4] {
+        let name = format!("trust{b}");
+        let eps = [ip(b, 1), ip(b, 2), ip(b, 3)];
+        let eps: Vec<(&str, bool)> = eps.iter().map(|e| (e.as_str(), true)).collect();
+        env.slice(&format!("{name}-a"), &name, "http", 8080, &eps).await;
+    }
+    // A resync far away: within this test, only changed bindings may reach AWS.
+    let second = Controller::start(&env, "trust-second", &[("RESYNC", "100h")]);
+    for b in [1, 4] {
+        let want: Vec<String> = (1..=3).map(|e| format!("{}:8080", ip(b, e))).collect();
+        let want: Vec<&str> = want.iter().map(String::as_str).collect();
+        env.wait_for_targets("a change made while down", Duration::from_secs(30), &arns[b], &want)
+            .await;
+    }
+    wait_for("the changed bindings settle again", Duration::from_secs(30), settled).await;
+    let m = second.metrics();
+    let trusted = metric(&m, "tgbind_bindings_trusted_at_start_total");
+    let reads = metric(&m, "tgbind_aws_api_calls_total{operation=\"DescribeTargetHealth\"");
+    assert_eq!(trusted, (BINDINGS - 2) as f64, "{m}");
+    // Each changed group is read by its sync and once more by its health recheck (moto reports a
+    // registered target healthy); the unchanged groups are not read at all.
+    assert_eq!(reads, 4.0, "only the two changed groups are read at start: {m}");
+    let described = metric(&m, "tgbind_aws_api_calls_total{operation=\"DescribeTargetGroups\"");
+    assert_eq!(described, 0.0, "the bindings' records know their groups: {m}");
+    drop(second);
+
+    // Drift while down in a binding that is trusted at start: its spread resync (within 3 s here)
+    // still finds and repairs it.
+    let target = |id: &str| tgbind_aws::elbv2::types::TargetDescription::builder().id(id).port(8080).build();
+    env.elb
+        .deregister_targets()
+        .target_group_arn(&arns[2])
+        .targets(target(&ip(2, 1)))
+        .send()
+        .await
+        .unwrap();
+    let third = Controller::start(&env, "trust-third", &[("RESYNC", "3s")]);
+    let want = [format!("{}:8080", ip(2, 1)), format!("{}:8080", ip(2, 2))];
+    env.wait_for_targets(
+        "drift repaired by the spread resync",
+        Duration::from_secs(20),
+        &arns[2],
+        &[&want[0], &want[1]],
+    )
+    .await;
+    assert_eq!(metric(&third.metrics(), "tgbind_bindings_trusted_at_start_total"), BINDINGS as f64);
 }

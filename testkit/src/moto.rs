@@ -56,20 +56,29 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Moto {
         let bin = require(venv().join("bin/moto_server"), "moto_server");
-        let port = free_port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(crate::logs::kept_or_null("moto"))
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
+        // A port found free can be taken before moto binds it (suites run in parallel): moto then
+        // exits, and it is started again on another port.
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(crate::logs::kept_or_null("moto"))
+                .spawn()
+                .expect("start moto_server");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Moto { child, port };
+                }
+                assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        moto
+        panic!("moto_server exited three times at start (see its log)");
     }
 
     pub fn endpoint(&self) -> String {

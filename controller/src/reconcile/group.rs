@@ -66,6 +66,17 @@ pub(super) async fn facts(
     if let Some(known) = ctx.groups.lock().unwrap().get(&key) {
         return Ok(known.clone());
     }
+    // A complete record of the bound group saves a DescribeTargetGroups per binding after a restart.
+    if let Some(known) = bound.and_then(Bound::facts).filter(|f| Some(f.arn.as_str()) == arn) {
+        ctx.groups.lock().unwrap().insert(key, known.clone());
+        return Ok(known);
+    }
+    if role.is_none() && arn.is_some() {
+        list_once(ctx, aws).await;
+        if let Some(known) = ctx.groups.lock().unwrap().get(&key) {
+            return Ok(known.clone());
+        }
+    }
     let what = arn.unwrap_or(&name).to_string();
     match aws.describe_target_group(arn, arn.is_none().then_some(name.as_str())).await {
         Ok(Some(group)) => {
@@ -82,6 +93,33 @@ pub(super) async fn facts(
         )),
         Err(e) => Err(problem(e, role, &what)),
     }
+}
+
+/// With this many bindings or more, the first group not known yet makes the controller list every
+/// group of its account once (400 per call) instead of describing each group on its own.
+const LIST_FROM_BINDINGS: usize = 20;
+
+/// Lists the account's groups into the cache, once per process, when enough bindings exist for it
+/// to save calls (a first start). Concurrent callers wait for the one listing; a failed listing
+/// leaves each binding to describe its own group.
+async fn list_once(ctx: &Context, aws: &dyn TargetGroupApi) {
+    ctx.groups_listed
+        .get_or_init(|| async {
+            if ctx.bindings.state().len() < LIST_FROM_BINDINGS {
+                return;
+            }
+            match aws.list_target_groups().await {
+                Ok(Some(all)) => {
+                    let mut groups = ctx.groups.lock().unwrap();
+                    for group in all {
+                        groups.insert(group.arn.clone(), group);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not list target groups; describing them one by one"),
+            }
+        })
+        .await;
 }
 
 /// Forgets a group that AWS no longer has, so it is looked up again.
@@ -126,6 +164,7 @@ pub(super) fn record(tgb: &TargetGroupBinding, group: &TargetGroupFacts, effecti
         target_type: effective.target_type.as_str().to_string(),
         ip_address_type: effective.ip_address_type.as_str().to_string(),
         vpc_id: effective.vpc_id.clone(),
+        protocol: group.protocol.clone(),
     }
 }
 

@@ -17,7 +17,7 @@ mod report;
 mod targets;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -27,9 +27,11 @@ use kube::ResourceExt;
 use tracing::{instrument, warn};
 
 use crate::budget;
-use crate::context::{backoff, Context, Error};
+use crate::context::{backoff, BindingMemory, Context, Error, Quiet};
 use crate::crd::{TargetGroupBinding, FINALIZER};
 use crate::status::Retry;
+use crate::synced;
+use targets::Skip;
 
 pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = tgb.namespace().unwrap_or_default();
@@ -67,19 +69,49 @@ pub fn error_policy(tgb: Arc<TargetGroupBinding>, err: &Error, ctx: Arc<Context>
 
 #[instrument(skip_all, fields(binding = %tgb.name_any(), namespace = tgb.namespace().unwrap_or_default()))]
 async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Context) -> Result<Action, Error> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let uid = tgb.uid().unwrap_or_default();
+    match targets::skip(tgb, ctx).await {
+        Some(Skip::TrustedAtStart { digest }) => {
+            let first = synced::first_verification(ctx.settings.resync, rand::random());
+            let quiet = Quiet {
+                generation: tgb.metadata.generation,
+                until: Instant::now() + first,
+            };
+            let memory = BindingMemory {
+                synced_targets: Some(digest),
+                quiet: Some(quiet),
+                ..Default::default()
+            };
+            ctx.memory.lock().unwrap().insert(uid, memory);
+            ctx.metrics.bindings_trusted_at_start.inc();
+            return Ok(Action::requeue(first));
+        }
+        Some(Skip::Quiet { left }) => return Ok(Action::requeue(left)),
+        None => {}
+    }
     let outcome = targets::sync(tgb, ctx).await;
     let failures = report::record_outcome(ctx, api, tgb, &outcome).await?;
+    report::record_settled(ctx, tgb, &outcome).await;
     Ok(match outcome {
         // Targets on their way to healthy (and pods waiting on their gates): look again soon, this
         // group only. A group no load balancer uses never gets healthier.
         // The interval runs from this reconcile's start, so health is read every `health_recheck`
         // however long the reconcile took.
-        Ok(s) if s.healthy < s.desired && !s.not_in_use => {
+        Ok(s) if !s.settled() => {
             let interval = ctx.settings.health_recheck.min(ctx.settings.resync);
             Action::requeue(interval.saturating_sub(started.elapsed()).max(Duration::from_millis(50)))
         }
-        Ok(_) => Action::requeue(ctx.settings.resync),
+        Ok(_) => {
+            let next = synced::next_resync(ctx.settings.resync, rand::random());
+            if let Some(m) = ctx.memory.lock().unwrap().get_mut(&uid) {
+                m.quiet = Some(Quiet {
+                    generation: tgb.metadata.generation,
+                    until: Instant::now() + next,
+                });
+            }
+            Action::requeue(next)
+        }
         Err(p) if p.retry == Retry::OnChange => Action::await_change(),
         // Throttling: the API budget has slowed down already and paces the retries, so they come
         // back soon rather than after a backoff that grows with every throttled attempt.

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use crate::context::{Context, Error};
 use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
 use crate::status::{next_status, ready_reason, Problem, Retry, Synced};
+use crate::synced;
 
 /// Failures in a row this process has seen for a binding (its retry backoff).
 pub(super) fn failures(ctx: &Context, tgb: &TargetGroupBinding) -> u32 {
@@ -66,9 +67,44 @@ pub(super) async fn record_outcome(
                 Ok(s) => Some(s.targets_digest),
                 Err(_) => memory.synced_targets,
             },
+            quiet: None,
         },
     );
     Ok(failures)
+}
+
+/// Keeps the binding's record of its last settled sync (see `synced`) true: written after a sync
+/// that left every desired target healthy, removed after any other outcome. The record only saves
+/// AWS reads after a restart, so a failed write here is logged and the reconcile goes on (the sync
+/// removed a stale record before its first AWS write).
+pub(super) async fn record_settled(ctx: &Context, tgb: &TargetGroupBinding, outcome: &Result<Synced, Problem>) {
+    let want = match outcome {
+        Ok(s) => synced::after_sync(tgb.meta().generation, s.targets_digest, s.settled()),
+        Err(_) => None,
+    };
+    let have = tgb.metadata.annotations.as_ref().and_then(|a| a.get(synced::ANNOTATION));
+    let have = have.filter(|_| !matches!(outcome, Ok(s) if s.wrote));
+    if have != want.as_ref() {
+        if let Err(p) = write_settled(ctx, tgb, want.as_deref()).await {
+            warn!(message = %p.message, "could not record the settled sync");
+        }
+    }
+}
+
+/// Writes (or with `None`, removes) the record of the last settled sync.
+pub(super) async fn write_settled(ctx: &Context, tgb: &TargetGroupBinding, value: Option<&str>) -> Result<(), Problem> {
+    let api: Api<TargetGroupBinding> = Api::namespaced(ctx.client.clone(), &tgb.namespace().unwrap_or_default());
+    let patch = serde_json::json!({ "metadata": { "annotations": { synced::ANNOTATION: value } } });
+    api.patch(&tgb.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            Problem::new(
+                "BindingRecordFailed",
+                format!("could not update the annotation {} on the binding: {e}", synced::ANNOTATION),
+                Retry::Backoff,
+            )
+        })
 }
 
 /// A JSON merge patch from `prev` to `next`: fields `next` leaves out are sent as null, since a merge

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tgbind_aws::{ErrorKind, Registration, Target};
@@ -15,7 +16,7 @@ use super::{gates, group, networking, report};
 use crate::bound;
 use crate::budget::{self, Priority};
 use crate::context::Context;
-use crate::crd::{TargetGroupBinding, TargetType};
+use crate::crd::{IpAddressType, TargetGroupBinding, TargetType};
 use crate::desired::{
     endpoint_pod, endpoint_targets, healthy_count, instance_targets, ip_targets, plan_changes, plan_owned_changes, registrations,
     resolve_node_port, resolve_service_port,
@@ -25,6 +26,7 @@ use crate::index::service_key;
 use crate::ownership;
 use crate::readiness::gate_type;
 use crate::status::{Problem, Retry, Synced};
+use crate::synced;
 use crate::validation::{check_bound, check_form, effective, older_binding};
 
 /// The other bindings of a target group, from the index (by their spec's ARN or the group they
@@ -74,50 +76,19 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         group::write_record(ctx, tgb, Some(&record)).await?;
     }
 
-    let ns = tgb.namespace().unwrap_or_default();
-    let svc_name = &tgb.spec.service_ref.name;
-    // A missing Service or port stops here: nothing is deregistered on the strength of an absence
-    // that may be a typo or a moment in a redeploy.
-    let service = ctx.services.get(&ObjectRef::new(svc_name).within(&ns)).ok_or_else(|| {
-        Problem::new(
-            "ServiceNotFound",
-            format!("Service {ns}/{svc_name} does not exist; registered targets are left as they are"),
-            Retry::Backoff,
-        )
-    })?;
-    let port_problem = |e: crate::desired::ResolveError| {
-        Problem::new(
-            "PortNotFound",
-            format!("{e}; registered targets are left as they are"),
-            Retry::Backoff,
-        )
-    };
+    let Wanted {
+        desired,
+        slices,
+        port_name,
+        waiting,
+    } = wanted(ctx, tgb, effective.target_type, effective.ip_address_type).await?;
     let family = effective.ip_address_type;
     let gate = gate_type(&tgb.name_any());
-    let (desired, slices, port_name, waiting) = match effective.target_type {
-        TargetType::Ip => {
-            let port_name = resolve_service_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
-            let slices = slices_of(ctx, &ns, svc_name);
-            // Pods that are not Ready only because they wait for this binding's readiness gate:
-            // their endpoints are registered too, or the gate could never pass.
-            let waiting = gates::pods_waiting_on_gate(ctx, &ns, &slices, &gate).await;
-            let gated: BTreeSet<String> = waiting.iter().filter_map(|p| p.metadata.name.clone()).collect();
-            let desired = ip_targets(slices.iter().map(|s| &s.slice), &port_name, family, &gated);
-            (desired, slices, port_name, waiting)
-        }
-        TargetType::Instance => {
-            // Every eligible node at the Service's NodePort; never from a half-filled node cache.
-            let node_port = resolve_node_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
-            ctx.caches.nodes().await;
-            let nodes = ctx.nodes.state();
-            let desired = instance_targets(nodes.iter().map(|n| n.as_ref()), tgb.spec.node_selector.as_ref(), node_port);
-            (desired, Vec::new(), String::new(), Vec::new())
-        }
-    };
+    let ns = tgb.namespace().unwrap_or_default();
 
     // Nothing new to write since the last sync: this reconcile only verifies, and lets changes of
     // other bindings go first in the API budget.
-    let targets_digest = digest(&desired);
+    let targets_digest = synced::digest(&arn, &desired);
     let synced = ctx
         .memory
         .lock()
@@ -154,6 +125,12 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         if &grown != owned {
             ownership::write(&ctx.client, tgb, &grown).await.map_err(report::record_problem)?;
         }
+    }
+    // A record of the last settled sync stops being true with the first write: it goes first, so a
+    // controller killed before the new record is written never trusts the old one after a restart.
+    let writes_coming = !changes.deregister.is_empty() || !changes.register.is_empty();
+    if writes_coming && synced::read(tgb).is_some() {
+        report::write_settled(ctx, tgb, None).await?;
     }
     if !changes.deregister.is_empty() {
         aws.deregister_targets(&arn, &changes.deregister)
@@ -204,13 +181,115 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         not_in_use,
         effective: Some(effective),
         targets_digest,
+        wrote: writes_coming,
     })
 }
 
-/// A digest of a set of targets (stable within a process; kept in memory, not written anywhere).
-fn digest(targets: &BTreeSet<Target>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    targets.hash(&mut hasher);
-    hasher.finish()
+/// What the cluster wants a binding's group to hold, and what the readiness gates need to know.
+struct Wanted {
+    desired: BTreeSet<Target>,
+    slices: Vec<Arc<EndpointSliceObject>>,
+    port_name: String,
+    /// Pods that are not Ready only because they wait for this binding's readiness gate.
+    waiting: Vec<Pod>,
+}
+
+/// The targets the cluster wants, from the watch caches: ready endpoints for `ip`, eligible nodes
+/// at the Service's NodePort for `instance`.
+async fn wanted(ctx: &Context, tgb: &TargetGroupBinding, target_type: TargetType, family: IpAddressType) -> Result<Wanted, Problem> {
+    let ns = tgb.namespace().unwrap_or_default();
+    let svc_name = &tgb.spec.service_ref.name;
+    // A missing Service or port stops here: nothing is deregistered on the strength of an absence
+    // that may be a typo or a moment in a redeploy.
+    let service = ctx.services.get(&ObjectRef::new(svc_name).within(&ns)).ok_or_else(|| {
+        Problem::new(
+            "ServiceNotFound",
+            format!("Service {ns}/{svc_name} does not exist; registered targets are left as they are"),
+            Retry::Backoff,
+        )
+    })?;
+    let port_problem = |e: crate::desired::ResolveError| {
+        Problem::new(
+            "PortNotFound",
+            format!("{e}; registered targets are left as they are"),
+            Retry::Backoff,
+        )
+    };
+    Ok(match target_type {
+        TargetType::Ip => {
+            let port_name = resolve_service_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
+            let slices = slices_of(ctx, &ns, svc_name);
+            // Pods that are not Ready only because they wait for this binding's readiness gate:
+            // their endpoints are registered too, or the gate could never pass.
+            let waiting = gates::pods_waiting_on_gate(ctx, &ns, &slices, &gate_type(&tgb.name_any())).await;
+            let gated: BTreeSet<String> = waiting.iter().filter_map(|p| p.metadata.name.clone()).collect();
+            let desired = ip_targets(slices.iter().map(|s| &s.slice), &port_name, family, &gated);
+            Wanted {
+                desired,
+                slices,
+                port_name,
+                waiting,
+            }
+        }
+        TargetType::Instance => {
+            // Every eligible node at the Service's NodePort; never from a half-filled node cache.
+            let node_port = resolve_node_port(&service, &tgb.spec.service_ref.port).map_err(port_problem)?;
+            ctx.caches.nodes().await;
+            let nodes = ctx.nodes.state();
+            let desired = instance_targets(nodes.iter().map(|n| n.as_ref()), tgb.spec.node_selector.as_ref(), node_port);
+            Wanted {
+                desired,
+                slices: Vec::new(),
+                port_name: String::new(),
+                waiting: Vec::new(),
+            }
+        }
+    })
+}
+
+/// A reconcile that needs no AWS call, and when to look next.
+pub(super) enum Skip {
+    /// The first reconcile in this process of a binding whose record (see `synced`) shows that
+    /// nothing changed since it last settled: verified later by its spread resync.
+    TrustedAtStart { digest: u64 },
+    /// Woken by an event that changed nothing this binding wants since its last settled sync
+    /// (a Service's labels, another binding's slice...): look again when its verification is due.
+    Quiet { left: std::time::Duration },
+}
+
+/// Whether this reconcile can skip AWS (`None`: sync now).
+pub(super) async fn skip(tgb: &TargetGroupBinding, ctx: &Context) -> Option<Skip> {
+    let uid = tgb.uid()?;
+    let generation = tgb.meta().generation;
+    let memory = ctx.memory.lock().unwrap().get(&uid).cloned();
+    let record = match &memory {
+        None => Some(synced::read(tgb)?),
+        Some(m) => {
+            let quiet = m.quiet.filter(|q| q.generation == generation)?;
+            quiet
+                .until
+                .checked_duration_since(std::time::Instant::now())
+                .filter(|left| !left.is_zero())?;
+            None
+        }
+    };
+    let bound = bound::read(tgb)?;
+    let target_type = bound::known_target_type(tgb)?;
+    let family = match bound.ip_address_type.as_str() {
+        "ipv4" => IpAddressType::Ipv4,
+        "ipv6" => IpAddressType::Ipv6,
+        _ => return None,
+    };
+    ctx.caches.endpoints().await;
+    let wanted = wanted(ctx, tgb, target_type, family).await.ok()?;
+    let digest = synced::digest(&bound.target_group_arn, &wanted.desired);
+    match (memory, record) {
+        (None, record) => synced::trusted(record, generation, digest).then_some(Skip::TrustedAtStart { digest }),
+        (Some(m), _) => {
+            let until = m.quiet?.until;
+            (m.synced_targets == Some(digest)).then(|| Skip::Quiet {
+                left: until.saturating_duration_since(std::time::Instant::now()),
+            })
+        }
+    }
 }
