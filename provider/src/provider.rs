@@ -88,6 +88,7 @@ impl ProviderDefinition for Elbv2Provider {
             client: tgbind_aws::elbv2_client(&sdk),
             default_tags: config.first_block("default_tags").get("tags").as_string_map(),
             priority_locks: Default::default(),
+            reads: Default::default(),
         })
     }
 

@@ -6,6 +6,7 @@ mod convert;
 mod diag;
 mod identity;
 pub mod plan;
+pub mod refresh;
 mod resource;
 pub mod schema;
 mod server;

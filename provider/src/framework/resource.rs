@@ -49,6 +49,9 @@ impl Blocks {
 /// `default_tags` adds to every taggable object (planned into `tags_all` by the framework).
 pub trait ProviderContext: Send + Sync + 'static {
     fn default_tags(&self) -> &BTreeMap<String, String>;
+    /// Called before and after every create, update or delete: what this process read before may
+    /// no longer hold.
+    fn writing(&self) {}
 }
 
 /// What a managed resource type implements. The framework decodes and encodes values, validates the

@@ -308,9 +308,8 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         if !diags.has_errors() && !current.is_null() {
             if let Some(ctx) = self.context(&mut diags).await {
                 let mut read_diags = Diagnostics::new();
-                let read = self
-                    .cancellable(&mut diags, resource.imp.read(&ctx, &current, &mut read_diags))
-                    .await;
+                let refresh = super::refresh::refreshing(resource.imp.read(&ctx, &current, &mut read_diags));
+                let read = self.cancellable(&mut diags, refresh).await;
                 let failed = read_diags.has_errors();
                 diags.extend(read_diags);
                 // On failure keep the state as it was: an error must never look like "gone".
@@ -426,6 +425,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
         if !diags.has_errors() {
             if let Some(ctx) = self.context(&mut diags).await {
                 let mut work_diags = Diagnostics::new();
+                ctx.writing();
                 let result = if planned.is_null() {
                     self.cancellable(&mut diags, async {
                         resource.imp.delete(&ctx, &prior, &mut work_diags).await;
@@ -443,6 +443,7 @@ impl<P: ProviderDefinition> pb::provider_server::Provider for ProviderService<P>
                     self.cancellable(&mut diags, resource.imp.update(&ctx, &prior, &planned, &config, &mut work_diags))
                         .await
                 };
+                ctx.writing();
                 diags.extend(work_diags);
                 if let Some(v) = result {
                     new_state = v;

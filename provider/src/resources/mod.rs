@@ -18,9 +18,11 @@
 //! terraform-provider-aws, `Schema::keeps_blocks` for blocks of settings every object has.
 
 pub mod actions;
+pub mod coalesce;
 pub mod listener;
 pub mod listener_rule;
 pub mod load_balancer;
+pub mod read_ahead;
 pub mod remote;
 pub mod target_group;
 pub mod values;

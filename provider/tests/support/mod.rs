@@ -132,6 +132,11 @@ impl Workdir {
         }
     }
 
+    /// The AWS endpoint the provider block names (moto's unless set, e.g. a proxy in front of it).
+    pub fn set_endpoint(&mut self, url: &str) {
+        self.endpoint = url.to_string();
+    }
+
     /// An environment variable for every Terraform run in this directory.
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.env.push((key.to_string(), value.to_string()));

@@ -1,38 +1,81 @@
 //! The listener's AWS calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tgbind_aws::elbv2::types::{
-    Action, AdvertiseTrustStoreCaNamesEnum, Certificate, ListenerAttribute, MutualAuthenticationAttributes, ProtocolEnum,
+    Action, AdvertiseTrustStoreCaNamesEnum, Certificate, Listener, ListenerAttribute, MutualAuthenticationAttributes, ProtocolEnum,
 };
-use tgbind_aws::{classify, error_message, ErrorKind};
+use tgbind_aws::{classify, elbv2, error_message, Elbv2Arn, ErrorKind};
 
 use super::model::{self, RemoteListener};
 use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::actions;
-use crate::resources::remote::{fetch_tags, report, to_tags};
+use crate::resources::coalesce::ReadError;
+use crate::resources::read_ahead::MAX_PAGES;
+use crate::resources::remote::{fetch_tags, from_listing, read_batched, read_error, report, to_tags};
 use crate::resources::values::{changed_attributes, i32_of, str_of};
 use crate::tfvalue::Value;
 
 /// The listener as AWS reports it; `None` when it does not exist (or after a reported error).
 pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteListener> {
-    let out = match ctx.client.describe_listeners().listener_arns(arn).send().await {
-        Ok(out) => out,
-        Err(e) if classify(&e) == ErrorKind::NotFound => return None,
-        Err(e) => {
-            report(diags, "DescribeListeners", &e);
-            return None;
-        }
+    let reads = &ctx.reads;
+    let load_balancer = Elbv2Arn::parse(arn).and_then(|a| a.parent()).unwrap_or_default();
+    let l = match from_listing(ctx, &reads.listed_listeners, &load_balancer, arn, |client| {
+        list_listeners(client, load_balancer.clone())
+    })
+    .await
+    {
+        Some(l) => l,
+        None => read_batched(&reads.listeners, &ctx.client, arn, "DescribeListeners", diags, describe_listeners).await??,
     };
-    let l = out.listeners().first()?;
     let tags = fetch_tags(ctx, arn, diags).await?;
-    let mut remote = remote_from(l, tags);
+    let mut remote = remote_from(&l, tags);
     remote.attributes = fetch_attributes(ctx, arn, diags).await?;
     Some(remote)
 }
 
-/// DescribeListenerAttributes.
+/// DescribeListeners for up to 20 listeners, by ARN.
+async fn describe_listeners(client: elbv2::Client, arns: Vec<String>) -> Result<HashMap<String, Listener>, ReadError> {
+    let out = client
+        .describe_listeners()
+        .set_listener_arns(Some(arns))
+        .send()
+        .await
+        .map_err(|e| read_error(&e))?;
+    Ok(out
+        .listeners()
+        .iter()
+        .filter_map(|l| Some((l.listener_arn()?.to_string(), l.clone())))
+        .collect())
+}
+
+/// A load balancer's listeners, up to `MAX_PAGES` pages; `None` when the listing failed.
+async fn list_listeners(client: elbv2::Client, load_balancer: String) -> Option<Vec<(String, Listener)>> {
+    let (mut found, mut marker) = (Vec::new(), None);
+    for _ in 0..MAX_PAGES {
+        let page = client
+            .describe_listeners()
+            .load_balancer_arn(&load_balancer)
+            .page_size(400)
+            .set_marker(marker)
+            .send()
+            .await
+            .ok()?;
+        found.extend(
+            page.listeners()
+                .iter()
+                .filter_map(|l| Some((l.listener_arn()?.to_string(), l.clone()))),
+        );
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    Some(found)
+}
+
+/// DescribeListenerAttributes (per listener: the API has no batch form).
 pub async fn fetch_attributes(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<BTreeMap<String, String>> {
     match ctx.client.describe_listener_attributes().listener_arn(arn).send().await {
         Ok(out) => Some(attribute_map(out.attributes())),

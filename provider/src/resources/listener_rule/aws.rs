@@ -1,15 +1,17 @@
 //! The listener rule's AWS calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tgbind_aws::elbv2::types::{Action, Rule, RuleCondition, RulePriorityPair};
-use tgbind_aws::{classify, error_message, Elbv2Arn, ErrorKind};
+use tgbind_aws::{classify, elbv2, error_message, Elbv2Arn, ErrorKind};
 
 use super::model::{condition_to_sdk, RemoteRule};
 use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::actions;
-use crate::resources::remote::{fetch_tags, report, to_tags};
+use crate::resources::coalesce::ReadError;
+use crate::resources::read_ahead::MAX_PAGES;
+use crate::resources::remote::{fetch_tags, from_listing, read_batched, read_error, report, to_tags};
 use crate::tfvalue::Value;
 
 /// Priorities of a listener's rules (the default rule has none).
@@ -42,17 +44,53 @@ pub async fn priorities_in_use(ctx: &Elbv2Context, listener_arn: &str, diags: &m
 
 /// The rule as AWS reports it; `None` when it does not exist (or after a reported error).
 pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteRule> {
-    let out = match ctx.client.describe_rules().rule_arns(arn).send().await {
-        Ok(out) => out,
-        Err(e) if classify(&e) == ErrorKind::NotFound => return None,
-        Err(e) => {
-            report(diags, "DescribeRules", &e);
-            return None;
-        }
+    let reads = &ctx.reads;
+    let listener = Elbv2Arn::parse(arn).and_then(|a| a.parent()).unwrap_or_default();
+    let listed = from_listing(ctx, &reads.listed_rules, &listener, arn, |client| {
+        list_rules(client, listener.clone())
+    });
+    let rule = match listed.await {
+        Some(rule) => rule,
+        None => read_batched(&reads.rules, &ctx.client, arn, "DescribeRules", diags, describe_rules).await??,
     };
-    let rule = out.rules().first()?;
     let tags = fetch_tags(ctx, arn, diags).await?;
-    Some(remote_from(rule, tags))
+    Some(remote_from(&rule, tags))
+}
+
+/// A listener's rules, up to `MAX_PAGES` pages; `None` when the listing failed.
+async fn list_rules(client: elbv2::Client, listener: String) -> Option<Vec<(String, Rule)>> {
+    let (mut found, mut marker) = (Vec::new(), None);
+    for _ in 0..MAX_PAGES {
+        let page = client
+            .describe_rules()
+            .listener_arn(&listener)
+            .page_size(400)
+            .set_marker(marker)
+            .send()
+            .await
+            .ok()?;
+        found.extend(page.rules().iter().filter_map(|r| Some((r.rule_arn()?.to_string(), r.clone()))));
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    Some(found)
+}
+
+/// DescribeRules for up to 20 rules, by ARN.
+async fn describe_rules(client: elbv2::Client, arns: Vec<String>) -> Result<HashMap<String, Rule>, ReadError> {
+    let out = client
+        .describe_rules()
+        .set_rule_arns(Some(arns))
+        .send()
+        .await
+        .map_err(|e| read_error(&e))?;
+    Ok(out
+        .rules()
+        .iter()
+        .filter_map(|r| Some((r.rule_arn()?.to_string(), r.clone())))
+        .collect())
 }
 
 /// A rule as AWS describes it (DescribeRules or CreateRule), with its tags.

@@ -1,17 +1,19 @@
 //! The target group's AWS calls: describe (group, attributes, tags), create, modify, attribute
 //! writes, delete, and finding what still forwards to a group.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tgbind_aws::elbv2::error::SdkError;
 use tgbind_aws::elbv2::operation::delete_target_group::DeleteTargetGroupError;
-use tgbind_aws::elbv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum};
-use tgbind_aws::{classify, ErrorKind};
+use tgbind_aws::elbv2::types::{Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum};
+use tgbind_aws::{classify, elbv2, ErrorKind};
 
 use super::model::{HealthCheckSettings, RemoteTargetGroup};
 use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
-use crate::resources::remote::{fetch_tags, report, to_tags};
+use crate::resources::coalesce::ReadError;
+use crate::resources::read_ahead::MAX_PAGES;
+use crate::resources::remote::{fetch_tags, from_listing, read_batched, read_error, report, to_tags};
 use crate::resources::values::{changed_attributes, i32_of, str_of};
 use crate::tfvalue::Value;
 
@@ -44,15 +46,21 @@ fn matcher(hc: &HealthCheckSettings) -> Option<Matcher> {
 
 /// The group as AWS reports it; `None` when it does not exist (or after a reported error).
 pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics) -> Option<RemoteTargetGroup> {
-    let out = match ctx.client.describe_target_groups().target_group_arns(arn).send().await {
-        Ok(out) => out,
-        Err(e) if classify(&e) == ErrorKind::NotFound => return None,
-        Err(e) => {
-            report(diags, "DescribeTargetGroups", &e);
-            return None;
+    let reads = &ctx.reads;
+    let tg = match from_listing(ctx, &reads.listed_target_groups, "", arn, list_target_groups).await {
+        Some(tg) => tg,
+        None => {
+            read_batched(
+                &reads.target_groups,
+                &ctx.client,
+                arn,
+                "DescribeTargetGroups",
+                diags,
+                describe_target_groups,
+            )
+            .await??
         }
     };
-    let tg = out.target_groups().first()?;
     let attributes = match ctx.client.describe_target_group_attributes().target_group_arn(arn).send().await {
         Ok(out) => attribute_map(out.attributes()),
         Err(e) => {
@@ -61,7 +69,46 @@ pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics
         }
     };
     let tags = fetch_tags(ctx, arn, diags).await?;
-    Some(remote_from(tg, attributes, tags))
+    Some(remote_from(&tg, attributes, tags))
+}
+
+/// DescribeTargetGroups for up to 20 groups, by ARN.
+async fn describe_target_groups(client: elbv2::Client, arns: Vec<String>) -> Result<HashMap<String, TargetGroup>, ReadError> {
+    let out = client
+        .describe_target_groups()
+        .set_target_group_arns(Some(arns))
+        .send()
+        .await
+        .map_err(|e| read_error(&e))?;
+    Ok(out
+        .target_groups()
+        .iter()
+        .filter_map(|tg| Some((tg.target_group_arn()?.to_string(), tg.clone())))
+        .collect())
+}
+
+/// The account's target groups, up to `MAX_PAGES` pages; `None` when the listing failed.
+async fn list_target_groups(client: elbv2::Client) -> Option<Vec<(String, TargetGroup)>> {
+    let (mut found, mut marker) = (Vec::new(), None);
+    for _ in 0..MAX_PAGES {
+        let page = client
+            .describe_target_groups()
+            .page_size(400)
+            .set_marker(marker)
+            .send()
+            .await
+            .ok()?;
+        found.extend(
+            page.target_groups()
+                .iter()
+                .filter_map(|tg| Some((tg.target_group_arn()?.to_string(), tg.clone()))),
+        );
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    Some(found)
 }
 
 fn attribute_map(attributes: &[TargetGroupAttribute]) -> BTreeMap<String, String> {
