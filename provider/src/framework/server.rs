@@ -153,7 +153,10 @@ impl<P: ProviderDefinition> ProviderService<P> {
                 .collect(),
             server_capabilities: Some(pb::ServerCapabilities {
                 plan_destroy: false,
-                get_provider_schema_optional: false,
+                // Every RPC works without GetProviderSchema first (schemas are built at start),
+                // so Terraform 1.6 and later reuse the schema they read and skip the call on every
+                // further start of the provider within one command.
+                get_provider_schema_optional: true,
                 move_resource_state: true,
                 // Terraform writes `-generate-config-out` from the schema and the state itself.
                 generate_resource_config: false,

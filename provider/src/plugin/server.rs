@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
@@ -29,6 +28,9 @@ pub struct ServeOptions {
     /// The PEM client certificate to pin; `None` serves without TLS (debug mode).
     pub client_cert_pem: Option<String>,
 }
+
+/// Turns of the scheduler the Shutdown answer gets to reach the socket before the process exits.
+const SHUTDOWN_FLUSH_YIELDS: usize = 8;
 
 /// Binds the socket, prints what the caller needs via `announce`, and serves until Shutdown.
 pub async fn serve<P: ProviderDefinition>(
@@ -74,9 +76,12 @@ pub async fn serve<P: ProviderDefinition>(
     tokio::select! {
         res = server => res?,
         _ = shutdown_rx.recv() => {
-            // Give the Shutdown answer a moment to flush, then leave: a graceful stop would wait
-            // for the idle stdio and broker streams, and Terraform waits up to 2 s per process.
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Let the connection task write the Shutdown answer, then leave at once: a graceful
+            // stop would wait for the idle stdio and broker streams, and Terraform waits for this
+            // process to exit after every command (go-plugin ignores the answer's fate anyway).
+            for _ in 0..SHUTDOWN_FLUSH_YIELDS {
+                tokio::task::yield_now().await;
+            }
         }
     }
     let _ = std::fs::remove_file(&socket);
