@@ -45,38 +45,51 @@ phase "cargo test: build (the test build, and the image test's static binary)"
 cargo test --workspace --no-run --quiet
 # The image test builds a static binary; built here, its compile does not compete with tests.
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --quiet --target x86_64-unknown-linux-gnu -p tgbind-controller
+# Every test executable of that build, as "lane<TAB>directory<TAB>name<TAB>path": lane 1 has the
+# controller's suites but the image test, lane 2 the image test first, then everything else.
+suites=$(cargo test --workspace --no-run --quiet --message-format=json | python3 -c '
+import json, os, sys
+rows = []
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
+        d, name = os.path.dirname(m["manifest_path"]), m["target"]["name"]
+        lane = 1 if os.path.basename(d) == "controller" and name != "image" else 2
+        rows.append((lane, name != "image", d, name, m["executable"]))
+for lane, _, d, name, exe in sorted(rows):
+    print(lane, d, name, exe, sep="\t")
+')
 phase "cargo test: run, in two lanes at once"
 # Most tests wait on apiservers, moto, Terraform and timers rather than compute, so two lanes
-# roughly halve the wall time on two cores: the controller's suites, and everything else with the
-# container image test. cargo holds its build lock only while building, so the lanes do not wait on
-# each other. --show-output: the figures tests print (storm, failover, fuzz, corpora) appear in the
-# log. The fuzz bodies get a short smoke run here (coverage-guided: scripts/fuzz.sh).
+# roughly halve the wall time on two cores. The executables of the one build above run directly
+# (in their package's directory, as cargo runs them), so no lane rebuilds or waits on cargo's lock.
+# --show-output: the figures tests print (storm, failover, fuzz, corpora) appear in the log. The
+# fuzz bodies get a short smoke run here (coverage-guided: scripts/fuzz.sh).
 export TGBIND_FUZZ_SECONDS=5
-controller_suites=()
-for f in controller/tests/*.rs; do
-  name=$(basename "$f" .rs)
-  [ "$name" = image ] || controller_suites+=(--test "$name")
-done
-lane_controller() {
-  cargo test -p tgbind-controller --lib --bins "${controller_suites[@]}" -- --show-output
+# run_lane N: runs lane N's suites one after the other; fails if any failed.
+run_lane() {
+  local ok=true lane dir name exe started
+  while IFS=$'\t' read -r lane dir name exe; do
+    [ "$lane" = "$1" ] || continue
+    started=$SECONDS
+    echo "     Running $name ($exe)"
+    (cd "$dir" && "$exe" --show-output) 2>&1 || ok=false
+    echo "== suite time: $((SECONDS - started))s  $name"
+  done <<<"$suites"
+  $ok
 }
-lane_rest() {
-  cargo test -p tgbind-controller --test image -- --show-output &&
-    cargo test -p tgbind-controller --doc &&
-    cargo test --workspace --exclude tgbind-controller -- --show-output
-}
-lane_controller >"$TGBIND_TEST_LOGS/cargo-test-controller.log" 2>&1 &
-controller_pid=$!
-lane_rest >"$TGBIND_TEST_LOGS/cargo-test-rest.log" 2>&1 &
-rest_pid=$!
 lanes_ok=true
-wait "$controller_pid" || lanes_ok=false
-wait "$rest_pid" || lanes_ok=false
-cat "$TGBIND_TEST_LOGS/cargo-test-controller.log" "$TGBIND_TEST_LOGS/cargo-test-rest.log" >"$TGBIND_TEST_LOGS/cargo-test.log"
+run_lane 1 >"$TGBIND_TEST_LOGS/cargo-test-lane1.log" 2>&1 &
+lane1=$!
+run_lane 2 >"$TGBIND_TEST_LOGS/cargo-test-lane2.log" 2>&1 &
+lane2=$!
+wait "$lane1" || lanes_ok=false
+wait "$lane2" || lanes_ok=false
+cargo test --workspace --doc --quiet >"$TGBIND_TEST_LOGS/cargo-test-doc.log" 2>&1 || lanes_ok=false
+cat "$TGBIND_TEST_LOGS"/cargo-test-{lane1,lane2,doc}.log >"$TGBIND_TEST_LOGS/cargo-test.log"
 cat "$TGBIND_TEST_LOGS/cargo-test.log"
-echo "== time per test suite (seconds, both lanes)"
-sed -n 's/^ *Running \([^ ]*\) .*/\1/p; s/^ *Doc-tests \(.*\)/doc:\1/p; s/^test result: .* finished in \([0-9.]*\)s$/\1/p' "$TGBIND_TEST_LOGS/cargo-test.log" |
-  paste - - | sort -k2 -rn | head -12
+echo "== slowest suites"
+sed -n 's/^== suite time: //p' "$TGBIND_TEST_LOGS/cargo-test.log" | sort -rn | head -10
 $lanes_ok || { echo "cargo test failed (logs: $TGBIND_TEST_LOGS/cargo-test-*.log)"; exit 1; }
 phase "chart package (Helm v4 library) and the same checks on the packaged chart"
 bash scripts/package-chart.sh --out "$TGBIND_CACHE/dist/charts"
