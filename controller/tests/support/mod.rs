@@ -149,18 +149,30 @@ impl Env {
     }
 
     pub async fn target_group_of(&self, name: &str, target_type: elbv2::types::TargetTypeEnum) -> String {
-        let out = self
-            .elb
-            .create_target_group()
-            .name(name)
-            .port(80)
-            .protocol(elbv2::types::ProtocolEnum::Http)
-            .vpc_id(&self.vpc)
-            .target_type(target_type)
-            .send()
-            .await
-            .unwrap();
-        out.target_groups()[0].target_group_arn().unwrap().to_string()
+        let mut attempt = 0;
+        loop {
+            let created = self
+                .elb
+                .create_target_group()
+                .name(name)
+                .port(80)
+                .protocol(elbv2::types::ProtocolEnum::Http)
+                .vpc_id(&self.vpc)
+                .target_type(target_type.clone())
+                .send()
+                .await;
+            match created {
+                Ok(out) => return out.target_groups()[0].target_group_arn().unwrap().to_string(),
+                // moto iterates its table of groups while a parallel create inserts into it
+                // ("OrderedDict mutated during iteration", a 500) when thousands are created at
+                // once, and the SDK's three attempts can all meet it: try again.
+                Err(e) if attempt < 10 && e.raw_response().is_some_and(|r| r.status().as_u16() == 500) => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                Err(e) => panic!("CreateTargetGroup {name}: {e:?}"),
+            }
+        }
     }
 
     /// Registered targets as `ip:port`.
