@@ -27,6 +27,25 @@ pub const MAX_PAGES: usize = 3;
 /// ARNs one DescribeTags call takes.
 pub const TAGS_PER_CALL: usize = 20;
 
+/// A listing of up to [`MAX_PAGES`] pages: `page(marker)` answers one page's objects by ARN and
+/// the next page's marker; `None` when a page failed.
+pub async fn list_pages<V, F, Fut>(mut page: F) -> Option<Vec<(String, V)>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Option<(Vec<(String, V)>, Option<String>)>>,
+{
+    let (mut found, mut marker) = (Vec::new(), None);
+    for _ in 0..MAX_PAGES {
+        let (objects, next) = page(marker).await?;
+        found.extend(objects);
+        marker = next;
+        if marker.is_none() {
+            break;
+        }
+    }
+    Some(found)
+}
+
 /// Counts this process's writes: what was read in an earlier epoch answers no refresh.
 #[derive(Default)]
 pub struct Epoch(AtomicU64);
@@ -187,6 +206,22 @@ mod tests {
         epoch.advance();
         listings.get(epoch.now(), "lb", "r1", || listing(&calls)).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_listing_follows_markers_up_to_its_page_limit() {
+        // Pages of one object each; page i points at page i + 1 until the fifth.
+        let page = |marker: Option<String>| async move {
+            let i: usize = marker.map_or(0, |m| m.parse().unwrap());
+            let next = (i < 4).then(|| (i + 1).to_string());
+            Some((vec![(format!("a{i}"), i)], next))
+        };
+        let found = list_pages(page).await.unwrap();
+        assert_eq!(found.len(), MAX_PAGES, "a partial listing stops at the page limit");
+        let short = list_pages(|_| async { Some((vec![("a".to_string(), 1)], None)) }).await;
+        assert_eq!(short, Some(vec![("a".to_string(), 1)]));
+        let failed = list_pages(|_| async { None::<(Vec<(String, u32)>, Option<String>)> }).await;
+        assert_eq!(failed, None);
     }
 
     #[test]

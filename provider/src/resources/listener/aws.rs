@@ -12,7 +12,7 @@ use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::actions;
 use crate::resources::coalesce::ReadError;
-use crate::resources::read_ahead::MAX_PAGES;
+use crate::resources::read_ahead::list_pages;
 use crate::resources::remote::{fetch_tags, from_listing, read_batched, read_error, report, to_tags};
 use crate::resources::values::{changed_attributes, i32_of, str_of};
 use crate::tfvalue::Value;
@@ -52,27 +52,19 @@ async fn describe_listeners(client: elbv2::Client, arns: Vec<String>) -> Result<
 
 /// A load balancer's listeners, up to `MAX_PAGES` pages; `None` when the listing failed.
 async fn list_listeners(client: elbv2::Client, load_balancer: String) -> Option<Vec<(String, Listener)>> {
-    let (mut found, mut marker) = (Vec::new(), None);
-    for _ in 0..MAX_PAGES {
-        let page = client
-            .describe_listeners()
-            .load_balancer_arn(&load_balancer)
-            .page_size(400)
-            .set_marker(marker)
-            .send()
-            .await
-            .ok()?;
-        found.extend(
-            page.listeners()
+    list_pages(|marker| {
+        let (client, load_balancer) = (client.clone(), load_balancer.clone());
+        async move {
+            let request = client.describe_listeners().load_balancer_arn(load_balancer).page_size(400);
+            let page = request.set_marker(marker).send().await.ok()?;
+            let found = page
+                .listeners()
                 .iter()
-                .filter_map(|l| Some((l.listener_arn()?.to_string(), l.clone()))),
-        );
-        marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
-            break;
+                .filter_map(|l| Some((l.listener_arn()?.to_string(), l.clone())));
+            Some((found.collect(), page.next_marker().map(str::to_string)))
         }
-    }
-    Some(found)
+    })
+    .await
 }
 
 /// DescribeListenerAttributes (per listener: the API has no batch form).

@@ -10,7 +10,7 @@ use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::actions;
 use crate::resources::coalesce::ReadError;
-use crate::resources::read_ahead::MAX_PAGES;
+use crate::resources::read_ahead::list_pages;
 use crate::resources::remote::{fetch_tags, from_listing, read_batched, read_error, report, to_tags};
 use crate::tfvalue::Value;
 
@@ -59,23 +59,16 @@ pub async fn fetch_remote(ctx: &Elbv2Context, arn: &str, diags: &mut Diagnostics
 
 /// A listener's rules, up to `MAX_PAGES` pages; `None` when the listing failed.
 async fn list_rules(client: elbv2::Client, listener: String) -> Option<Vec<(String, Rule)>> {
-    let (mut found, mut marker) = (Vec::new(), None);
-    for _ in 0..MAX_PAGES {
-        let page = client
-            .describe_rules()
-            .listener_arn(&listener)
-            .page_size(400)
-            .set_marker(marker)
-            .send()
-            .await
-            .ok()?;
-        found.extend(page.rules().iter().filter_map(|r| Some((r.rule_arn()?.to_string(), r.clone()))));
-        marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
-            break;
+    list_pages(|marker| {
+        let (client, listener) = (client.clone(), listener.clone());
+        async move {
+            let request = client.describe_rules().listener_arn(listener).page_size(400);
+            let page = request.set_marker(marker).send().await.ok()?;
+            let found = page.rules().iter().filter_map(|r| Some((r.rule_arn()?.to_string(), r.clone())));
+            Some((found.collect(), page.next_marker().map(str::to_string)))
         }
-    }
-    Some(found)
+    })
+    .await
 }
 
 /// DescribeRules for up to 20 rules, by ARN.

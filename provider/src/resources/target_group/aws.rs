@@ -12,7 +12,7 @@ use super::model::{HealthCheckSettings, RemoteTargetGroup};
 use crate::context::Elbv2Context;
 use crate::framework::Diagnostics;
 use crate::resources::coalesce::ReadError;
-use crate::resources::read_ahead::MAX_PAGES;
+use crate::resources::read_ahead::list_pages;
 use crate::resources::remote::{fetch_tags, from_listing, read_batched, read_error, report, to_tags};
 use crate::resources::values::{changed_attributes, i32_of, str_of};
 use crate::tfvalue::Value;
@@ -89,26 +89,22 @@ async fn describe_target_groups(client: elbv2::Client, arns: Vec<String>) -> Res
 
 /// The account's target groups, up to `MAX_PAGES` pages; `None` when the listing failed.
 async fn list_target_groups(client: elbv2::Client) -> Option<Vec<(String, TargetGroup)>> {
-    let (mut found, mut marker) = (Vec::new(), None);
-    for _ in 0..MAX_PAGES {
-        let page = client
-            .describe_target_groups()
-            .page_size(400)
-            .set_marker(marker)
-            .send()
-            .await
-            .ok()?;
-        found.extend(
-            page.target_groups()
-                .iter()
-                .filter_map(|tg| Some((tg.target_group_arn()?.to_string(), tg.clone()))),
-        );
-        marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
-            break;
+    list_pages(|marker| {
+        let client = client.clone();
+        async move {
+            let page = client
+                .describe_target_groups()
+                .page_size(400)
+                .set_marker(marker)
+                .send()
+                .await
+                .ok()?;
+            let groups = page.target_groups().iter();
+            let found = groups.filter_map(|tg| Some((tg.target_group_arn()?.to_string(), tg.clone())));
+            Some((found.collect(), page.next_marker().map(str::to_string)))
         }
-    }
-    Some(found)
+    })
+    .await
 }
 
 fn attribute_map(attributes: &[TargetGroupAttribute]) -> BTreeMap<String, String> {
