@@ -89,7 +89,7 @@ cargo test --workspace --doc --quiet >"$TGBIND_TEST_LOGS/cargo-test-doc.log" 2>&
 cat "$TGBIND_TEST_LOGS"/cargo-test-{lane1,lane2,doc}.log >"$TGBIND_TEST_LOGS/cargo-test.log"
 cat "$TGBIND_TEST_LOGS/cargo-test.log"
 echo "== slowest suites"
-sed -n 's/^== suite time: //p' "$TGBIND_TEST_LOGS/cargo-test.log" | sort -rn | head -10
+sed -n 's/^== suite time: //p' "$TGBIND_TEST_LOGS/cargo-test.log" | sort -rn | sed -n 1,10p
 $lanes_ok || { echo "cargo test failed (logs: $TGBIND_TEST_LOGS/cargo-test-*.log)"; exit 1; }
 phase "chart package (Helm v4 library) and the same checks on the packaged chart"
 bash scripts/package-chart.sh --out "$TGBIND_CACHE/dist/charts"
