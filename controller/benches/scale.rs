@@ -174,6 +174,19 @@ struct Figures {
     rss_peak_kib: u64,
 }
 
+/// The controller's settings in this bench: quiet logs, the ELBv2 budget (burst = one second's
+/// worth), the resync period and, when given, the number of workers.
+fn settings<'a>(rate: &'a str, resync: &'a str, workers: Option<&'a str>) -> Vec<(&'static str, &'a str)> {
+    let mut settings = vec![
+        ("LOG_LEVEL", "warn"),
+        ("ELBV2_RATE", rate),
+        ("ELBV2_BURST", rate),
+        ("RESYNC", resync),
+    ];
+    settings.extend(workers.map(|w| ("WORKERS", w)));
+    settings
+}
+
 async fn run(bindings: usize) -> Figures {
     let env = Env::start().await;
     let populate_started = Instant::now();
@@ -184,18 +197,11 @@ async fn run(bindings: usize) -> Figures {
     );
 
     // --- First start: no records, everything to register, at 200 requests/s.
+    // TGBIND_BENCH_WORKERS compares worker counts (unset: the controller's default).
+    let workers = std::env::var("TGBIND_BENCH_WORKERS").ok();
     let rate = FIRST_START_RATE.to_string();
     let resync = format!("{}s", RESYNC.as_secs());
-    let first = Controller::start(
-        &env,
-        "scale-first",
-        &[
-            ("LOG_LEVEL", "warn"),
-            ("ELBV2_RATE", &rate),
-            ("ELBV2_BURST", &rate),
-            ("RESYNC", &resync),
-        ],
-    );
+    let first = Controller::start(&env, "scale-first", &settings(&rate, &resync, workers.as_deref()));
     let started = Instant::now();
     let want = (bindings * ENDPOINTS) as f64;
     wait_for("first start registered everything", Duration::from_secs(1800), || async {
@@ -218,16 +224,7 @@ async fn run(bindings: usize) -> Figures {
         set_slice(&env, b, 1).await;
     }
     let rate = RESTART_RATE.to_string();
-    let second = Controller::start(
-        &env,
-        "scale-restart",
-        &[
-            ("LOG_LEVEL", "warn"),
-            ("ELBV2_RATE", &rate),
-            ("ELBV2_BURST", &rate),
-            ("RESYNC", &resync),
-        ],
-    );
+    let second = Controller::start(&env, "scale-restart", &settings(&rate, &resync, workers.as_deref()));
     let started = Instant::now();
     let sampler = RateSampler::start(second.http_port);
     wait_for("changes made while down registered", Duration::from_secs(600), || async {

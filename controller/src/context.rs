@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Service};
-use kube::runtime::events::Recorder;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use rand::Rng;
 use tgbind_aws::{AwsError, TargetGroupFacts};
@@ -41,7 +41,10 @@ pub struct Context {
     pub slices: Store<EndpointSliceObject>,
     /// Nodes, for instance targets.
     pub nodes: Store<Node>,
+    /// Warnings: kube-runtime's recorder folds a repeated warning into one event's series.
     pub recorder: Recorder,
+    /// Who publishes events, for those published without the shared recorder's cache.
+    pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
     pub pending: Arc<Pending>,
@@ -64,6 +67,10 @@ pub struct Context {
     /// in a row (the retry backoff) and the status it last wrote. With the LBC's CRD installed the
     /// API server prunes every status field but `observedGeneration`.
     pub memory: Mutex<HashMap<String, BindingMemory>>,
+    /// Reconciles that only verify hold one of these while they run, half of the workers: the
+    /// other half stays free for changes, which would otherwise wait for a worker behind verifying
+    /// reconciles queued in the API budget (see `reconcile::targets::Stop::Deferred`).
+    pub verifying: tokio::sync::Semaphore,
 }
 
 /// Gates that open once the watch caches are filled, for any number of waiting reconciles.

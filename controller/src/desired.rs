@@ -101,8 +101,7 @@ pub fn endpoint_targets<'a>(
 
 /// The pod an endpoint belongs to, when it names one.
 pub fn endpoint_pod(ep: &SliceEndpoint) -> Option<&str> {
-    let r = ep.target_ref.as_ref()?;
-    (r.kind.as_deref() == Some("Pod")).then_some(r.name.as_deref()).flatten()
+    ep.pod.as_deref()
 }
 
 /// Pod IP targets: ready endpoints of the address family, with the target port the slices give for
@@ -351,11 +350,7 @@ mod tests {
     #[test]
     fn not_ready_endpoints_of_gated_pods_are_registered_but_terminating_ones_never() {
         let of_pod = |ip: &str, ready: bool, terminating: bool, pod: &str| SliceEndpoint {
-            target_ref: Some(crate::endpoints::SliceTargetRef {
-                kind: Some("Pod".into()),
-                name: Some(pod.into()),
-                namespace: None,
-            }),
+            pod: Some(pod.into()),
             ..endpoint(ip, Some(ready), Some(terminating))
         };
         let slices = vec![slice(

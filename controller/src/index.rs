@@ -16,7 +16,9 @@ pub type Name = (String, String);
 
 #[derive(Default)]
 struct Maps {
-    by_key: HashMap<String, HashSet<Name>>,
+    /// A Vec, not a set: nearly every key has one object, and at 10,000 bindings the sets' tables
+    /// were a noticeable part of memory.
+    by_key: HashMap<String, Vec<Name>>,
     key_of: HashMap<Name, String>,
 }
 
@@ -24,16 +26,19 @@ impl Maps {
     fn insert(&mut self, name: Name, key: Option<String>) {
         self.remove(&name);
         if let Some(key) = key {
-            self.by_key.entry(key.clone()).or_default().insert(name.clone());
+            let names = self.by_key.entry(key.clone()).or_default();
+            if !names.contains(&name) {
+                names.push(name.clone());
+            }
             self.key_of.insert(name, key);
         }
     }
 
     fn remove(&mut self, name: &Name) {
         if let Some(key) = self.key_of.remove(name) {
-            if let Some(set) = self.by_key.get_mut(&key) {
-                set.remove(name);
-                if set.is_empty() {
+            if let Some(names) = self.by_key.get_mut(&key) {
+                names.retain(|n| n != name);
+                if names.is_empty() {
                     self.by_key.remove(&key);
                 }
             }
@@ -85,13 +90,7 @@ impl<K: kube::Resource> Index<K> {
     }
 
     pub fn get(&self, key: &str) -> Vec<Name> {
-        self.live
-            .read()
-            .expect("index lock")
-            .by_key
-            .get(key)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        self.live.read().expect("index lock").by_key.get(key).cloned().unwrap_or_default()
     }
 }
 

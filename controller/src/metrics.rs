@@ -48,6 +48,8 @@ pub struct Metrics {
     pub targets_registered: Counter,
     /// Bindings whose first reconcile after a start trusted their record (no AWS read; see `synced`).
     pub bindings_trusted_at_start: Counter,
+    /// Verifying reconciles put back because half the workers were verifying already.
+    pub verifications_deferred: Counter,
     pub targets_deregistered: Counter,
     /// Pod readiness gate conditions written.
     pub readiness_gate_updates: Counter,
@@ -82,6 +84,7 @@ impl Metrics {
         let aws_failed_attempts = Family::<CodeLabel, Counter>::default();
         let targets_registered = Counter::<u64, AtomicU64>::default();
         let bindings_trusted_at_start = Counter::<u64, AtomicU64>::default();
+        let verifications_deferred = Counter::<u64, AtomicU64>::default();
         let targets_deregistered = Counter::<u64, AtomicU64>::default();
         let readiness_gate_updates = Counter::<u64, AtomicU64>::default();
         let security_group_rules_authorized = Counter::<u64, AtomicU64>::default();
@@ -133,6 +136,11 @@ impl Metrics {
             "Bindings unchanged since their recorded sync, verified later by their spread resync instead of at start",
             bindings_trusted_at_start.clone(),
         );
+        registry.register(
+            "verifications_deferred",
+            "Reconciles with nothing to write put back for a moment because half the workers were verifying, keeping workers free for changes",
+            verifications_deferred.clone(),
+        );
         registry.register("targets_deregistered", "Targets deregistered", targets_deregistered.clone());
         registry.register(
             "readiness_gate_updates",
@@ -163,6 +171,7 @@ impl Metrics {
             aws_failed_attempts,
             targets_registered,
             bindings_trusted_at_start,
+            verifications_deferred,
             targets_deregistered,
             readiness_gate_updates,
             security_group_rules_authorized,

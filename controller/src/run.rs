@@ -51,13 +51,22 @@ impl Scope {
     }
 }
 
-/// Drops what the controller never reads before objects enter the caches: managed fields and the
-/// last-applied annotation are often larger than the rest of a Service or slice.
+/// Drops what the controller never reads before a binding enters the cache: managed fields and the
+/// last-applied annotation are often larger than the rest of it.
 fn slim<K: Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
     if let Some(annotations) = obj.meta_mut().annotations.as_mut() {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
+}
+
+/// The same for Services and slices, whose annotations and owners the controller never reads
+/// either: one of each per binding stays in the caches.
+fn slim_dependent<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    meta.annotations = None;
+    meta.owner_references = None;
 }
 
 /// Logs a watch error (the watcher then retries with backoff; a 410 Gone makes it list again).
@@ -172,7 +181,7 @@ pub fn build(
         services_writer,
         watcher(scope.api::<Service>(&client), wc.clone())
             .inspect(log_watch_error("services"))
-            .modify(slim),
+            .modify(slim_dependent),
     )
     .touched_objects()
     .backoff(watch_backoff())
@@ -190,7 +199,7 @@ pub fn build(
         slices_writer,
         watcher(scope.slice_api(&client, &slice_resource), wc.clone())
             .inspect(log_watch_error("endpointslices"))
-            .modify(slim)
+            .modify(slim_dependent)
             .inspect(move |event| {
                 if let Ok(event) = event {
                     slices_index_writer.observe(event);
@@ -269,13 +278,11 @@ pub fn build(
             .collect()
     };
 
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "tgbind-controller".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        },
-    );
+    let reporter = Reporter {
+        controller: "tgbind-controller".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter.clone());
     let (gates, open_gates) = CacheGates::new();
     let ctx = Arc::new(Context {
         caches: gates,
@@ -286,6 +293,7 @@ pub fn build(
         slices: slices.clone(),
         nodes: nodes.clone(),
         recorder,
+        reporter,
         metrics: metrics.clone(),
         settings,
         pending: pending.clone(),
@@ -298,6 +306,7 @@ pub fn build(
         groups_listed: Default::default(),
         vpc_cidrs: Default::default(),
         memory: Default::default(),
+        verifying: tokio::sync::Semaphore::new((workers / 2).max(1) as usize),
     });
 
     // A Service or slice event wakes the bindings that use that Service, found in the index.

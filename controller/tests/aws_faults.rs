@@ -223,3 +223,79 @@ async fn restart_under_50_percent_throttling_converges_within_60_s() {
         took.as_secs_f64()
     );
 }
+
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Verifications that want far more than the API budget (24 bindings resynced every second at 2
+/// requests/s) must not keep an event-driven change from a worker: verifying reconciles waiting for
+/// the budget would otherwise hold every worker, and the change would queue behind a backlog of
+/// due verifications that only grows.
+#[tokio::test]
+async fn a_change_finds_a_free_worker_while_verifications_want_more_than_the_budget() {
+    const BINDINGS: usize = 24;
+    let env = Env::start().await;
+    let ip = |b: usize, e: usize| format!("10.60.{b}.{e}");
+    let mut arns = Vec::new();
+    for b in 0..BINDINGS {
+        let name = format!("busy{b}");
+        arns.push(env.target_group(&name).await);
+        env.service(&name, &[("http", 80, 8080)]).await;
+        env.slice(&format!("{name}-a"), &name, "http", 8080, &[(&ip(b, 1), true)]).await;
+        env.binding(&name, Spec::ip(&name, 80, &arns[b])).await;
+    }
+    let settled = || async {
+        let list = env.tgbs().list(&Default::default()).await.unwrap();
+        list.items
+            .iter()
+            .filter(|b| {
+                b.metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(tgbind_controller::synced::ANNOTATION))
+            })
+            .count()
+            == BINDINGS
+    };
+    {
+        let _first = Controller::start(&env, "busy-first", &[]);
+        wait_for("every binding records a settled sync", Duration::from_secs(60), settled).await;
+    }
+    let busy = Controller::start(
+        &env,
+        "busy",
+        &[("ELBV2_RATE", "2"), ("ELBV2_BURST", "1"), ("RESYNC", "1s"), ("WORKERS", "8")],
+    );
+    // Long enough for the verifications to fill the budget and build a backlog.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let started = Instant::now();
+    let changed = 7;
+    let endpoints = [ip(changed, 1), ip(changed, 2)];
+    env.slice(
+        &format!("busy{changed}-a"),
+        &format!("busy{changed}"),
+        "http",
+        8080,
+        &[(&endpoints[0], true), (&endpoints[1], true)],
+    )
+    .await;
+    let want: Vec<String> = endpoints.iter().map(|e| format!("{e}:8080")).collect();
+    env.wait_for_targets(
+        "the change registered while verifications want 12 times the budget",
+        Duration::from_secs(5),
+        &arns[changed],
+        &[&want[0], &want[1]],
+    )
+    .await;
+    let m = busy.metrics();
+    println!(
+        "change registered {:?} after the event; {} verifications put back",
+        started.elapsed(),
+        metric(&m, "tgbind_verifications_deferred_total")
+    );
+    assert!(metric(&m, "tgbind_verifications_deferred_total") > 0.0, "{m}");
+}

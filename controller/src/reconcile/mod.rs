@@ -31,7 +31,7 @@ use crate::context::{backoff, BindingMemory, Context, Error, Quiet};
 use crate::crd::{TargetGroupBinding, FINALIZER};
 use crate::status::Retry;
 use crate::synced;
-use targets::Skip;
+use targets::{Skip, Stop};
 
 pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = tgb.namespace().unwrap_or_default();
@@ -90,7 +90,14 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
         Some(Skip::Quiet { left }) => return Ok(Action::requeue(left)),
         None => {}
     }
-    let outcome = targets::sync(tgb, ctx).await;
+    let outcome = match targets::sync(tgb, ctx).await {
+        Ok(synced) => Ok(synced),
+        Err(Stop::Problem(p)) => Err(p),
+        Err(Stop::Deferred(wait)) => {
+            ctx.metrics.verifications_deferred.inc();
+            return Ok(Action::requeue(wait));
+        }
+    };
     let failures = report::record_outcome(ctx, api, tgb, &outcome).await?;
     report::record_settled(ctx, tgb, &outcome).await;
     Ok(match outcome {

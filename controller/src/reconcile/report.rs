@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::{Resource, ResourceExt};
 use tgbind_aws::{AwsError, ErrorKind, Target};
 use tracing::{info, warn};
@@ -130,7 +130,18 @@ pub(super) async fn publish(ctx: &Context, reference: &ObjectReference, kind: Ev
         action: "Reconcile".to_string(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, reference).await {
+    let published = match kind {
+        EventType::Warning => ctx.recorder.publish(&event, reference).await,
+        // Targets written are news once. The shared recorder keeps every event it publishes for
+        // six minutes (to fold repeats into a series): at a first start with 10,000 bindings its
+        // cache was the largest thing in memory. A recorder of their own keeps nothing.
+        EventType::Normal => {
+            Recorder::new(ctx.client.clone(), ctx.reporter.clone())
+                .publish(&event, reference)
+                .await
+        }
+    };
+    if let Err(e) = published {
         warn!(error = %e, "could not publish event");
     }
 }

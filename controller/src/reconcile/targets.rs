@@ -6,10 +6,12 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
+use rand::Rng;
 use tgbind_aws::{ErrorKind, Registration, Target};
 
 use super::{gates, group, networking, report};
@@ -48,7 +50,23 @@ fn slices_of(ctx: &Context, namespace: &str, service: &str) -> Vec<Arc<EndpointS
         .collect()
 }
 
-pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Problem> {
+/// Why a sync stopped short.
+pub(super) enum Stop {
+    /// Reported in status and events, retried by its `Retry`.
+    Problem(Problem),
+    /// Nothing new to write, and as many reconciles as may verify at once already do (see
+    /// `Context::verifying`): this one comes back after `0` instead of holding a worker while it
+    /// waits for the API budget. Nothing is reported.
+    Deferred(Duration),
+}
+
+impl From<Problem> for Stop {
+    fn from(p: Problem) -> Self {
+        Stop::Problem(p)
+    }
+}
+
+pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Stop> {
     // Never decide from half-filled caches: an empty slice cache would read as "no endpoints".
     ctx.caches.endpoints().await;
     check_form(tgb)?;
@@ -66,7 +84,7 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         if bound.is_some() {
             group::write_record(ctx, tgb, None).await?;
         }
-        return Err(p);
+        return Err(p.into());
     }
     // Recorded before the first write, so a deletion (or an edit of the spec) always finds the
     // group this binding wrote to, whatever the CRD prunes from status.
@@ -95,16 +113,22 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         .unwrap()
         .get(&tgb.uid().unwrap_or_default())
         .and_then(|m| m.synced_targets);
-    if synced == Some(targets_digest) {
+    let _verifying = if synced == Some(targets_digest) {
         budget::set_priority(Priority::Verify);
-    }
+        match ctx.verifying.try_acquire() {
+            Ok(permit) => Some(permit),
+            Err(_) => return Err(Stop::Deferred(Duration::from_millis(rand::rng().random_range(100..300)))),
+        }
+    } else {
+        None
+    };
     let current = match aws.describe_target_health(&arn).await {
         Ok(current) => current,
         Err(e) => {
             if e.kind == ErrorKind::NotFound {
                 group::forget(ctx, &arn);
             }
-            return Err(group::problem(e, role.as_ref(), &arn));
+            return Err(group::problem(e, role.as_ref(), &arn).into());
         }
     };
     // In a group shared with other clusters, only what our record names is ours to remove.
