@@ -72,7 +72,12 @@ impl<K: kube::Resource> Index<K> {
         match event {
             Event::Apply(obj) => self.live.write().expect("index lock").insert(name_of(obj), (self.key)(obj)),
             Event::Delete(obj) => self.live.write().expect("index lock").remove(&name_of(obj)),
-            Event::Init => *self.relisting.lock().expect("index lock") = Some(Maps::default()),
+            // The first listing builds the live view directly: with nothing to drop at InitDone, a
+            // copy aside would only double the index's memory while a big cluster is listed.
+            Event::Init => {
+                let first = self.live.read().expect("index lock").key_of.is_empty();
+                *self.relisting.lock().expect("index lock") = (!first).then(Maps::default);
+            }
             // During a re-list the live view also takes each object, so it is a superset of the truth
             // (never missing an object) until InitDone drops what the re-list no longer has.
             Event::InitApply(obj) => {
@@ -183,6 +188,23 @@ mod tests {
         index.observe(&Event::InitDone);
         assert_eq!(names(index.get(&web)), ["c"]);
         assert!(index.get(&api).is_empty());
+    }
+
+    #[test]
+    fn a_first_listing_builds_the_live_view_without_a_copy_aside() {
+        let index = bindings_by_service();
+        index.observe(&Event::Init);
+        assert!(index.relisting.lock().unwrap().is_none());
+        index.observe(&Event::InitApply(tgb("a", "web")));
+        assert_eq!(names(index.get(&service_key("ns", "web"))), ["a"]);
+        index.observe(&Event::InitDone);
+        assert_eq!(names(index.get(&service_key("ns", "web"))), ["a"]);
+        // A listing cut short and begun again: from then on, built aside and swapped in.
+        index.observe(&Event::Init);
+        assert!(index.relisting.lock().unwrap().is_some());
+        index.observe(&Event::InitApply(tgb("b", "web")));
+        index.observe(&Event::InitDone);
+        assert_eq!(names(index.get(&service_key("ns", "web"))), ["b"]);
     }
 
     #[test]

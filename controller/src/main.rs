@@ -42,7 +42,7 @@ struct RunArgs {
     #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',', default_value = "")]
     namespaces: Vec<String>,
     /// Bindings reconciled at the same time.
-    #[arg(long, env = "WORKERS", default_value_t = 8)]
+    #[arg(long, env = "WORKERS", default_value_t = 16)]
     workers: u16,
     /// Re-check each binding this often without events (drift in AWS), e.g. 10m.
     #[arg(long, env = "RESYNC", default_value = "10m", value_parser = humantime::parse_duration)]

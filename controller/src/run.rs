@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Node, Service, ServiceSpec};
 use kube::api::{Api, ApiResource};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -60,13 +60,26 @@ fn slim<K: Resource>(obj: &mut K) {
     }
 }
 
-/// The same for Services and slices, whose annotations and owners the controller never reads
-/// either: one of each per binding stays in the caches.
+/// The same for slices, whose annotations and owners the controller never reads either: one slice
+/// or more per binding stays in the cache.
 fn slim_dependent<K: Resource>(obj: &mut K) {
     let meta = obj.meta_mut();
     meta.managed_fields = None;
     meta.annotations = None;
     meta.owner_references = None;
+}
+
+/// A Service in the cache keeps its ports, all a binding reads of it (cluster IPs, families,
+/// policies and status are a good part of a Service's size, one Service per binding).
+fn slim_service(service: &mut Service) {
+    slim_dependent(service);
+    service.status = None;
+    if let Some(spec) = service.spec.as_mut() {
+        *spec = ServiceSpec {
+            ports: spec.ports.take(),
+            ..Default::default()
+        };
+    }
 }
 
 /// Logs a watch error (the watcher then retries with backoff; a 410 Gone makes it list again).
@@ -181,7 +194,7 @@ pub fn build(
         services_writer,
         watcher(scope.api::<Service>(&client), wc.clone())
             .inspect(log_watch_error("services"))
-            .modify(slim_dependent),
+            .modify(slim_service),
     )
     .touched_objects()
     .backoff(watch_backoff())
@@ -358,5 +371,35 @@ pub fn build(
         controller: Box::pin(async move {
             futures::join!(fill_gates, controller);
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+    #[test]
+    fn a_cached_service_keeps_its_ports_and_sheds_the_rest() {
+        let mut service: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "web", "namespace": "shop", "labels": { "app": "web" },
+                "annotations": { "note": "x" }, "managedFields": [{ "manager": "kubectl" }],
+            },
+            "spec": {
+                "type": "NodePort", "clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10"], "selector": { "app": "web" },
+                "ports": [{ "name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080 }],
+            },
+            "status": { "loadBalancer": {} },
+        }))
+        .unwrap();
+        slim_service(&mut service);
+        let port = IntOrString::String("http".into());
+        assert_eq!(crate::desired::resolve_node_port(&service, &port).unwrap(), 30080);
+        assert_eq!(crate::desired::resolve_service_port(&service, &port).unwrap(), "http");
+        let spec = service.spec.as_ref().unwrap();
+        assert!(spec.cluster_ip.is_none() && spec.cluster_ips.is_none() && spec.selector.is_none());
+        assert!(service.status.is_none() && service.metadata.annotations.is_none() && service.metadata.managed_fields.is_none());
+        assert_eq!(service.metadata.labels.as_ref().unwrap()["app"], "web");
     }
 }
