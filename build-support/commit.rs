@@ -2,6 +2,12 @@
 // `--version`, as `TGBIND_GIT_COMMIT` (the environment variable wins, for builds outside a clone).
 fn emit_git_commit() {
     println!("cargo:rerun-if-env-changed=TGBIND_GIT_COMMIT");
+    // Given, it is all there is to watch: HEAD moving must not rerun this script, which would
+    // rebuild every target of the package (scripts/test.sh fixes it for the test build).
+    if let Ok(commit) = std::env::var("TGBIND_GIT_COMMIT") {
+        println!("cargo:rustc-env=TGBIND_GIT_COMMIT={commit}");
+        return;
+    }
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
@@ -16,9 +22,6 @@ fn emit_git_commit() {
     for path in [head, branch].into_iter().flatten() {
         println!("cargo:rerun-if-changed={path}");
     }
-    let commit = std::env::var("TGBIND_GIT_COMMIT")
-        .ok()
-        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
-        .unwrap_or_else(|| "unknown".to_string());
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=TGBIND_GIT_COMMIT={commit}");
 }
