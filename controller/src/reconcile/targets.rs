@@ -55,8 +55,8 @@ pub(super) enum Stop {
     /// Reported in status and events, retried by its `Retry`.
     Problem(Problem),
     /// Nothing new to write, and as many reconciles as may verify at once already do (see
-    /// `Context::verifying`): this one comes back after `0` instead of holding a worker while it
-    /// waits for the API budget. Nothing is reported.
+    /// `Context::verifying`): this one comes back after the duration given instead of holding a
+    /// worker while it waits for the API budget. Nothing is reported.
     Deferred(Duration),
 }
 
