@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
-use support::{wait_for, Controller, Env, Spec};
+use support::{metric, wait_for, Controller, Env, Spec};
 
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -22,13 +22,6 @@ fn rss_kib(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn metric_sum(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 fn ip(binding: usize, endpoint: usize) -> String {
@@ -115,8 +108,8 @@ async fn main() {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     let calls = |op: &str| {
-        (metric_sum(&after, &format!("tgbind_aws_api_calls_total{{operation=\"{op}\""))
-            - metric_sum(&before, &format!("tgbind_aws_api_calls_total{{operation=\"{op}\"")))
+        (metric(&after, &format!("tgbind_aws_api_calls_total{{operation=\"{op}\""))
+            - metric(&before, &format!("tgbind_aws_api_calls_total{{operation=\"{op}\"")))
             / (2 * changes) as f64
     };
     drop(env);
@@ -146,7 +139,7 @@ async fn main() {
     let cold = started.elapsed();
     let (rss_cold, hwm_cold) = rss_kib(c.child.id());
     let m = c.metrics();
-    let register_calls = metric_sum(&m, "tgbind_aws_api_calls_total{operation=\"RegisterTargets\"");
+    let register_calls = metric(&m, "tgbind_aws_api_calls_total{operation=\"RegisterTargets\"");
     drop(c);
 
     println!("  cold start without an API budget ({cold_bindings} bindings x {cold_endpoints} endpoints; objects created in {:.1} s): converged in {:.1} s   budget <= 30 s: {}", populate_took.as_secs_f64(), cold.as_secs_f64(), verdict(cold <= Duration::from_secs(30)));

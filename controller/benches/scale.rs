@@ -16,20 +16,13 @@ use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
 use kube::ResourceExt;
-use support::{wait_for, Controller, Env, Spec};
+use support::{metric, wait_for, Controller, Env, Spec};
 
 const ENDPOINTS: usize = 20;
 const RESTART_RATE: f64 = 20.0;
 const FIRST_START_RATE: f64 = 200.0;
 const RESYNC: Duration = Duration::from_secs(600);
 const STEADY_WINDOW: Duration = Duration::from_secs(120);
-
-fn metric(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 fn elbv2_calls(metrics: &str) -> f64 {
     metric(metrics, "tgbind_aws_budget_calls_total{family=\"elbv2\"")

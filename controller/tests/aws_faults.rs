@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use support::{wait_for, Controller, Env, Spec};
+use support::{metric, wait_for, Controller, Env, Spec};
 use tgbind_testkit::faults::{FaultProxy, Faults};
 
 const SLICES: usize = 5;
@@ -222,13 +222,6 @@ async fn restart_under_50_percent_throttling_converges_within_60_s() {
         "restart under 50% throttling: {SERVICES} groups right {:.1} s after the restart; {throttled} requests throttled; {budget_rate}",
         took.as_secs_f64()
     );
-}
-
-fn metric(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// Verifications that want far more than the API budget (24 bindings resynced every second at 2

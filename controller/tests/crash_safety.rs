@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::ResourceExt;
-use support::{wait_for, Controller, Env, Spec};
+use support::{metric, wait_for, Controller, Env, Spec};
 use tgbind_aws::elbv2::types::TargetDescription;
 
 const KILLS: usize = 12;
@@ -113,13 +113,6 @@ fn rand_millis(round: usize) -> u64 {
         .unwrap()
         .subsec_nanos() as u64;
     nanos / 1000 + round as u64 * 389
-}
-
-fn metric(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test]

@@ -465,6 +465,15 @@ pub async fn registered(elb: &elbv2::Client, arn: &str) -> BTreeSet<String> {
 }
 
 /// Polls `check` until it holds; panics with `what` after `limit`.
+/// The sum of a Prometheus text exposition's samples whose line starts with `prefix` (a metric name,
+/// optionally with the start of its labels).
+pub fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
