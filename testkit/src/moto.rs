@@ -71,7 +71,10 @@ impl Moto {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // A connection to itself is no listener: with nothing bound yet, a connect to a port
+                // of the ephemeral range can pick that same port as its source and "succeed".
+                let listening = TcpStream::connect(("127.0.0.1", port)).is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok());
+                if listening && matches!(child.try_wait(), Ok(None)) {
                     return Moto { child, port };
                 }
                 assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
