@@ -5,6 +5,8 @@
 //! - A token bucket per family (`rate` per second, `burst`), shared by every binding and account.
 //! - Priority: a reconcile that has a change to write (its desired targets differ from what it last
 //!   synced) takes tokens before resyncs and health rechecks, which only verify.
+//! - First come, first served within a priority: a waiter never loses its turn to later ones, so no
+//!   binding's verification starves while others keep arriving.
 //! - AIMD: a throttling answer from AWS halves the family's rate (at most once per second, so one
 //!   burst of throttled calls counts once); each call that goes through adds back a fiftieth of the
 //!   configured rate, up to it. The controller slows down and recovers on its own instead of every
@@ -143,7 +145,26 @@ pub struct Budget {
     buckets: Mutex<[Bucket; 2]>,
     /// Change-priority callers waiting, per family: verifying callers let them go first.
     changes_waiting: [AtomicUsize; 2],
+    /// The queue of each family and priority (`[family][priority]`): only its head waits at the
+    /// bucket. tokio's Mutex hands itself over in the order it was asked for.
+    turns: [[tokio::sync::Mutex<()>; 2]; 2],
     metrics: Arc<Metrics>,
+}
+
+/// One change waiting for a family, counted until it has its token (or is dropped).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Queued(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn index(family: Family) -> usize {
@@ -159,6 +180,7 @@ impl Budget {
         let budget = Budget {
             buckets: Mutex::new([Bucket::new(elbv2, now), Bucket::new(ec2, now)]),
             changes_waiting: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            turns: Default::default(),
             metrics,
         };
         budget.publish_rates();
@@ -177,6 +199,10 @@ impl Budget {
         let priority = current_priority();
         let i = index(family);
         let started = Instant::now();
+        // Counted from the moment it queues, so verifying callers yield even while the changes
+        // hand the head of their queue from one to the next.
+        let _queued = (priority == Priority::Change).then(|| Queued::new(&self.changes_waiting[i]));
+        let _turn = self.turns[i][priority as usize].lock().await;
         loop {
             // Verifying calls wait while a change is waiting for the same family.
             let yield_to_changes = priority == Priority::Verify && self.changes_waiting[i].load(Ordering::Relaxed) > 0;
@@ -187,15 +213,7 @@ impl Budget {
             };
             match wait {
                 Ok(()) => break,
-                Err(d) => {
-                    if priority == Priority::Change {
-                        self.changes_waiting[i].fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(d).await;
-                        self.changes_waiting[i].fetch_sub(1, Ordering::Relaxed);
-                    } else {
-                        tokio::time::sleep(d).await;
-                    }
-                }
+                Err(d) => tokio::time::sleep(d).await,
             }
         }
         self.metrics
@@ -292,5 +310,27 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(order.lock().unwrap()[0], "change", "{:?}", order.lock().unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_keeps_its_turn_against_later_arrivals() {
+        let budget = Budget::new(Limit { rate: 10.0, burst: 1.0 }, LIMIT, Arc::new(Metrics::new()));
+        budget.acquire(Family::Elbv2).await; // the burst
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let waiter = |name: &'static str| {
+            let (budget, order) = (budget.clone(), order.clone());
+            tokio::spawn(PRIORITY.scope(Cell::new(Priority::Verify), async move {
+                budget.acquire(Family::Elbv2).await;
+                order.lock().unwrap().push(name);
+            }))
+        };
+        let first = waiter("first");
+        tokio::task::yield_now().await; // it waits for the next token, 100 ms away
+                                        // The clock reaches the token; a newcomer runs before the first waiter's timer is seen.
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let later = waiter("later");
+        first.await.unwrap();
+        later.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["first", "later"]);
     }
 }

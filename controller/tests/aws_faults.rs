@@ -279,7 +279,7 @@ async fn a_change_finds_a_free_worker_while_verifications_want_more_than_the_bud
     let want: Vec<String> = endpoints.iter().map(|e| format!("{e}:8080")).collect();
     env.wait_for_targets(
         "the change registered while verifications want 12 times the budget",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         &arns[changed],
         &[&want[0], &want[1]],
     )
