@@ -81,8 +81,9 @@ impl SecurityGroupRules {
     }
 
     /// Puts `binding`'s rules (`permissions`, for the groups of `targets`) in place and revokes
-    /// managed rules no binding needs any more. `may_revoke` is false while some other binding's
-    /// needs are unknown.
+    /// managed rules no binding needs any more. `may_revoke` says false while some other binding's
+    /// needs are unknown; it is asked after this binding's needs are recorded, so of bindings
+    /// syncing at the same time the last to record sees every other and can revoke.
     pub async fn sync(
         &self,
         binding: &str,
@@ -90,7 +91,7 @@ impl SecurityGroupRules {
         vpc: Option<&str>,
         targets: &BTreeSet<String>,
         permissions: BTreeSet<Permission>,
-        may_revoke: bool,
+        may_revoke: impl Fn() -> bool,
     ) -> Result<(), NetworkingError> {
         // Targets whose group cannot be found are reported after the others' rules are in place:
         // one pod without an interface must not keep the rest of the Service unreachable.
@@ -102,7 +103,7 @@ impl SecurityGroupRules {
         let needs: Needs = groups.values().map(|g| (g.clone(), permissions.clone())).collect();
         let previous = self.state.lock().unwrap().needs.insert(binding.to_string(), needs.clone());
         let touched: BTreeSet<String> = previous.unwrap_or_default().into_keys().chain(needs.into_keys()).collect();
-        self.sync_groups(&touched, may_revoke).await?;
+        self.sync_groups(&touched, may_revoke()).await?;
         match unresolved.len() {
             0 => Ok(()),
             1 => Err(NetworkingError::Unresolved(unresolved.join(""))),
@@ -118,7 +119,7 @@ impl SecurityGroupRules {
         target_type: TargetType,
         vpc: Option<&str>,
         registered: &BTreeSet<String>,
-        may_revoke: bool,
+        may_revoke: impl Fn() -> bool,
     ) -> Result<(), NetworkingError> {
         // Targets whose interface is gone (a terminated node) have no group to clean: skip them.
         let (found, unresolved) = self.resolve(binding, target_type, vpc, registered).await?;
@@ -134,6 +135,7 @@ impl SecurityGroupRules {
             state.needs.insert(binding.to_string(), tombstone);
             state.group_of_target.remove(binding);
         }
+        let may_revoke = may_revoke();
         self.sync_groups(&touched, may_revoke).await?;
         if !may_revoke {
             return Err(NetworkingError::RevocationDeferred);
@@ -341,7 +343,9 @@ mod tests {
     }
     /// Syncs `binding`'s ip targets asking tcp `n` from sg-lb.
     async fn sync_ip(rules: &SecurityGroupRules, binding: &str, targets: &[&str], n: i32, may_revoke: bool) -> Result<(), NetworkingError> {
-        rules.sync(binding, TargetType::Ip, None, &ips(targets), port(n), may_revoke).await
+        rules
+            .sync(binding, TargetType::Ip, None, &ips(targets), port(n), || may_revoke)
+            .await
     }
     fn held(ec2: &ScriptedEc2) -> BTreeSet<Permission> {
         ec2.rules.lock().unwrap().get("sg-nodes").cloned().unwrap_or_default()
@@ -367,21 +371,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn scripted_ec2_revocation_is_decided_after_the_binding_records_its_needs() {
+        let (ec2, rules) = manager();
+        ec2.rules.lock().unwrap().insert("sg-nodes".into(), port(9000));
+        // Two bindings that sync at the same time: each asks "are the others known?" only after
+        // recording its own needs, so the second sees the first and revokes the stale rule.
+        let everyone = ["ns/a", "ns/b"];
+        let others_known = |me: &str| everyone.iter().filter(|k| **k != me).all(|k| rules.knows(k));
+        let known_when_a_asked = std::cell::Cell::new(None);
+        rules
+            .sync("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), port(80), || {
+                let known = others_known("ns/a");
+                known_when_a_asked.set(Some(rules.knows("ns/a")));
+                known
+            })
+            .await
+            .unwrap();
+        assert_eq!(known_when_a_asked.get(), Some(true), "asked after its own needs were recorded");
+        assert!(held(&ec2).contains(&port(9000).pop_first().unwrap()), "b unknown yet: kept");
+        rules
+            .sync("ns/b", TargetType::Ip, None, &ips(&["10.0.0.2"]), port(80), || others_known("ns/b"))
+            .await
+            .unwrap();
+        assert_eq!(held(&ec2), port(80));
+    }
+
+    #[tokio::test]
     async fn scripted_ec2_a_shared_rule_outlives_one_of_its_bindings() {
         let (ec2, rules) = manager();
         sync_ip(&rules, "ns/a", &["10.0.0.1"], 80, true).await.unwrap();
         sync_ip(&rules, "ns/b", &["10.0.0.2"], 80, true).await.unwrap();
-        rules.forget("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), true).await.unwrap();
+        rules
+            .forget("ns/a", TargetType::Ip, None, &ips(&["10.0.0.1"]), || true)
+            .await
+            .unwrap();
         assert_eq!(held(&ec2), port(80));
         assert!(!rules.knows("ns/a"));
         // Deferred while others are unknown: kept, and the call says so (the finalizer stays).
         assert_eq!(
-            rules.forget("ns/b", TargetType::Ip, None, &ips(&["10.0.0.2"]), false).await,
+            rules.forget("ns/b", TargetType::Ip, None, &ips(&["10.0.0.2"]), || false).await,
             Err(NetworkingError::RevocationDeferred)
         );
         assert_eq!(held(&ec2), port(80));
         // The retry finds the groups again even with the targets gone.
-        rules.forget("ns/b", TargetType::Ip, None, &BTreeSet::new(), true).await.unwrap();
+        rules.forget("ns/b", TargetType::Ip, None, &BTreeSet::new(), || true).await.unwrap();
         assert!(held(&ec2).is_empty());
     }
 

@@ -84,9 +84,10 @@ pub(super) async fn sync_networking(
         _ => BTreeSet::new(),
     };
     let targets: BTreeSet<String> = desired.iter().map(|t| t.id.clone()).collect();
-    let may_revoke = others_known(ctx, rules, &key);
     rules
-        .sync(&key, target_type, tgb.spec.vpc_id.as_deref(), &targets, permissions, may_revoke)
+        .sync(&key, target_type, tgb.spec.vpc_id.as_deref(), &targets, permissions, || {
+            others_known(ctx, rules, &key)
+        })
         .await
         .map_err(networking_problem)
 }
@@ -157,9 +158,10 @@ pub(super) async fn forget_networking(
         return Ok(());
     }
     let targets: BTreeSet<String> = registered.iter().map(|t| t.id.clone()).collect();
-    let may_revoke = others_known(ctx, rules, &key);
     rules
-        .forget(&key, target_type, tgb.spec.vpc_id.as_deref(), &targets, may_revoke)
+        .forget(&key, target_type, tgb.spec.vpc_id.as_deref(), &targets, || {
+            others_known(ctx, rules, &key)
+        })
         .await
         .map_err(Error::from)
 }
