@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
 use serde_json::json;
 use support::{set, wait_for, Env, Spec, NS};
 use tgbind_controller::crd::TargetGroupBinding;
@@ -322,7 +323,9 @@ async fn two_controllers_elect_one_leader_and_the_standby_takes_over() {
 }
 
 /// A controller (re)starting on a cluster whose targets are already registered must not write to AWS:
-/// no binding may be decided from caches or indexes that are still filling.
+/// no binding may be decided from caches or indexes that are still filling. The bindings carry the
+/// status a controller before it reported (a status generation, no record of a settled sync), so
+/// each is read and checked, not trusted.
 #[tokio::test]
 async fn restart_with_everything_registered_writes_nothing() {
     let env = Env::start().await;
@@ -346,6 +349,11 @@ async fn restart_with_everything_registered_writes_nothing() {
         let eps: Vec<(&str, bool)> = ips.iter().map(|ip| (ip.as_str(), true)).collect();
         env.slice(&format!("{name}-a"), &name, "http", 8080, &eps).await;
         env.binding(&name, Spec::ip(&name, 80, &arn)).await;
+        let reported = json!({ "status": { "observedGeneration": 1 } });
+        env.tgbs()
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&reported))
+            .await
+            .unwrap();
         arns.push(arn);
     }
     let c = env.controller("restarted");
@@ -370,4 +378,63 @@ async fn restart_with_everything_registered_writes_nothing() {
     for arn in &arns {
         assert_eq!(env.targets(arn).await.len(), 5);
     }
+}
+
+/// A binding no controller has reported on registers what it wants without reading first; its
+/// health recheck is its first read. So a new binding settles in two ELBv2 calls (not a read, the
+/// write and a health recheck), and a target it does not want is still removed, at that read.
+#[tokio::test]
+async fn a_new_binding_registers_first_and_reads_after() {
+    let env = Env::start().await;
+    let arn = env.target_group("fresh").await;
+    let stale = tgbind_aws::elbv2::types::TargetDescription::builder()
+        .id("10.21.0.9")
+        .port(8080)
+        .build();
+    env.elb
+        .register_targets()
+        .target_group_arn(&arn)
+        .targets(stale)
+        .send()
+        .await
+        .unwrap();
+    env.service("fresh", &[("http", 80, 8080)]).await;
+    env.slice("fresh-a", "fresh", "http", 8080, &[("10.21.0.1", true), ("10.21.0.2", true)])
+        .await;
+    let c = env.controller("fresh");
+    env.binding("fresh", Spec::ip("fresh", 80, &arn)).await;
+    env.wait_for_targets(
+        "the wanted targets, the stale one gone",
+        WAIT,
+        &arn,
+        &["10.21.0.1:8080", "10.21.0.2:8080"],
+    )
+    .await;
+    wait_for("Ready, and the settled sync recorded", WAIT, || async {
+        let tgb = env.tgbs().get("fresh").await.unwrap();
+        let recorded = tgb.annotations().contains_key(tgbind_controller::synced::ANNOTATION);
+        recorded && env.ready("fresh").await == Some(("True".into(), "Synced".into()))
+    })
+    .await;
+    let m = c.metrics();
+    let calls = |op: &str| support::metric(&m, &format!("tgbind_aws_api_calls_total{{operation=\"{op}\""));
+    assert_eq!(calls("RegisterTargets"), 1.0, "{m}");
+    assert_eq!(
+        calls("DescribeTargetHealth"),
+        1.0,
+        "the read after the write is the health read: {m}"
+    );
+    assert_eq!(calls("DeregisterTargets"), 1.0, "{m}");
+
+    // Once reported on, an unchanged binding is verified by a read (its first within the short
+    // resync period), never written again.
+    drop(c);
+    let again = support::Controller::start(&env, "fresh-again", &[("RESYNC", "2s")]);
+    wait_for("verified by the next controller", WAIT, || async {
+        support::metric(&again.metrics(), "tgbind_aws_api_calls_total{operation=\"DescribeTargetHealth\"") >= 1.0
+    })
+    .await;
+    let m = again.metrics();
+    assert!(!m.contains("operation=\"RegisterTargets\""), "{m}");
+    assert_eq!(env.targets(&arn).await.len(), 2);
 }

@@ -8,13 +8,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use rand::Rng;
-use tgbind_aws::{ErrorKind, Registration, Target};
+use tgbind_aws::{ErrorKind, Registration, Target, TargetHealth};
 
 use super::{gates, group, networking, report};
+use crate::aws::{AssumedRole, TargetGroupApi};
 use crate::bound;
 use crate::budget::{self, Priority};
 use crate::context::Context;
@@ -29,7 +30,7 @@ use crate::ownership;
 use crate::readiness::gate_type;
 use crate::status::{Problem, Retry, Synced};
 use crate::synced;
-use crate::validation::{check_bound, check_form, effective, older_binding};
+use crate::validation::{check_bound, check_form, effective, older_binding, Effective};
 
 /// The other bindings of a target group, from the index (by their spec's ARN or the group they
 /// are bound to).
@@ -101,8 +102,6 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         waiting,
     } = wanted(ctx, tgb, effective.target_type, effective.ip_address_type).await?;
     let family = effective.ip_address_type;
-    let gate = gate_type(&tgb.name_any());
-    let ns = tgb.namespace().unwrap_or_default();
 
     // Nothing new to write since the last sync: this reconcile only verifies, and lets changes of
     // other bindings go first in the API budget.
@@ -122,6 +121,36 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
     } else {
         None
     };
+    // A binding no controller has reported on yet (new, or a first start) has, almost always,
+    // every target still to register: it registers them without reading first, and its first read
+    // is the health recheck that follows (a read right after the write would find the targets
+    // `initial` anyway). One call instead of two before the targets are in, and changes of other
+    // bindings still go first. It only registers, so nothing is removed on a guess: a target it
+    // does not want goes at that recheck. A shared (multi-cluster) group keeps the read-first
+    // path, which grows its ownership record before writing.
+    let multi_cluster = ownership::is_multi_cluster(tgb);
+    let reference = tgb.object_ref(&());
+    if !multi_cluster && never_reported(tgb) && !desired.is_empty() {
+        if synced::read(tgb).is_some() {
+            report::write_settled(ctx, tgb, None).await?;
+        }
+        let targets: Vec<Target> = desired.iter().cloned().collect();
+        register(ctx, aws.as_ref(), &effective, &arn, role.as_ref(), &reference, &targets).await?;
+        // No health known yet: pods waiting on the gate learn that their targets are registered.
+        update_gates(ctx, tgb, &waiting, &slices, &port_name, family, &[]).await;
+        networking::sync_networking(tgb, ctx, effective.target_type, &desired, &slices).await?;
+        return Ok(Synced {
+            target_group_arn: arn,
+            desired: desired.len(),
+            registered: desired.len(),
+            // Not read yet: unsettled, so the health recheck comes.
+            healthy: 0,
+            not_in_use: false,
+            effective: Some(effective),
+            targets_digest,
+            wrote: true,
+        });
+    }
     let current = match aws.describe_target_health(&arn).await {
         Ok(current) => current,
         Err(e) => {
@@ -132,7 +161,7 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         }
     };
     // In a group shared with other clusters, only what our record names is ours to remove.
-    let owned = if ownership::is_multi_cluster(tgb) {
+    let owned = if multi_cluster {
         Some(ownership::read(&ctx.client, tgb).await.map_err(report::record_problem)?)
     } else {
         None
@@ -141,7 +170,6 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         Some(owned) => plan_owned_changes(&desired, &current, owned),
         None => plan_changes(&desired, &current),
     };
-    let reference = tgb.object_ref(&());
     if let Some(owned) = &owned {
         // The record grows before RegisterTargets: a crash in between leaves a record naming a
         // target that is not registered (harmless), never a registered target nobody owns.
@@ -164,17 +192,7 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         report::announce(ctx, &reference, "TargetsDeregistered", "deregistered", &changes.deregister).await;
     }
     if !changes.register.is_empty() {
-        // IP targets outside the group's VPC (a peered VPC, another account) need zone `all`.
-        let vpc = match (effective.target_type, &effective.vpc_id) {
-            (TargetType::Ip, Some(vpc)) => Some(group::vpc_cidrs(ctx, aws.as_ref(), vpc, role.as_ref()).await?),
-            _ => None,
-        };
-        let writes: Vec<Registration> = registrations(&changes.register, vpc.as_ref());
-        aws.register_targets(&arn, &writes)
-            .await
-            .map_err(|e| group::problem(e, role.as_ref(), &arn))?;
-        ctx.metrics.targets_registered.inc_by(changes.register.len() as u64);
-        report::announce(ctx, &reference, "TargetsRegistered", "registered", &changes.register).await;
+        register(ctx, aws.as_ref(), &effective, &arn, role.as_ref(), &reference, &changes.register).await?;
     }
     if let Some(owned) = &owned {
         // Everything desired is registered now and nothing else of ours is: the record shrinks to it.
@@ -185,15 +203,7 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
     }
     // Readiness gates before security-group rules: a rule EC2 refuses (or an interface not found
     // yet) must never keep a pod from becoming Ready.
-    if !waiting.is_empty() {
-        let targets_of = |pod: &str| -> Vec<Target> {
-            endpoint_targets(slices.iter().map(|s| &s.slice), &port_name, family)
-                .filter(|(ep, _)| endpoint_pod(ep) == Some(pod))
-                .map(|(_, t)| t)
-                .collect()
-        };
-        gates::update_gates(ctx, &ns, &gate, &waiting, &current, targets_of).await;
-    }
+    update_gates(ctx, tgb, &waiting, &slices, &port_name, family, &current).await;
     networking::sync_networking(tgb, ctx, effective.target_type, &desired, &slices).await?;
     // Targets of a group no load balancer uses report `unused`: no health check will ever run.
     let not_in_use = !current.is_empty() && current.iter().all(|t| t.state == tgbind_aws::HealthState::Unused);
@@ -207,6 +217,56 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
         targets_digest,
         wrote: writes_coming,
     })
+}
+
+/// The readiness gates of the pods waiting on this binding's gate, from the group's health.
+async fn update_gates(
+    ctx: &Context,
+    tgb: &TargetGroupBinding,
+    waiting: &[Pod],
+    slices: &[Arc<EndpointSliceObject>],
+    port_name: &str,
+    family: IpAddressType,
+    current: &[TargetHealth],
+) {
+    if waiting.is_empty() {
+        return;
+    }
+    let targets_of = |pod: &str| -> Vec<Target> {
+        endpoint_targets(slices.iter().map(|s| &s.slice), port_name, family)
+            .filter(|(ep, _)| endpoint_pod(ep) == Some(pod))
+            .map(|(_, t)| t)
+            .collect()
+    };
+    let ns = tgb.namespace().unwrap_or_default();
+    gates::update_gates(ctx, &ns, &gate_type(&tgb.name_any()), waiting, current, targets_of).await;
+}
+
+/// No controller has reported on this binding yet: no status generation (the LBC writes one too).
+fn never_reported(tgb: &TargetGroupBinding) -> bool {
+    tgb.status.as_ref().and_then(|s| s.observed_generation).is_none()
+}
+
+/// Registers `targets` in the group and says so (metric, event).
+async fn register(
+    ctx: &Context,
+    aws: &dyn TargetGroupApi,
+    effective: &Effective,
+    arn: &str,
+    role: Option<&AssumedRole>,
+    reference: &ObjectReference,
+    targets: &[Target],
+) -> Result<(), Problem> {
+    // IP targets outside the group's VPC (a peered VPC, another account) need zone `all`.
+    let vpc = match (effective.target_type, &effective.vpc_id) {
+        (TargetType::Ip, Some(vpc)) => Some(group::vpc_cidrs(ctx, aws, vpc, role).await?),
+        _ => None,
+    };
+    let writes: Vec<Registration> = registrations(targets, vpc.as_ref());
+    aws.register_targets(arn, &writes).await.map_err(|e| group::problem(e, role, arn))?;
+    ctx.metrics.targets_registered.inc_by(targets.len() as u64);
+    report::announce(ctx, reference, "TargetsRegistered", "registered", targets).await;
+    Ok(())
 }
 
 /// What the cluster wants a binding's group to hold, and what the readiness gates need to know.

@@ -80,6 +80,10 @@ impl TargetGroupApi for ScriptedElb {
         let list = all.get_mut(arn).unwrap();
         for t in targets.iter().map(|r| &r.target) {
             self.writes.lock().unwrap().push(format!("register {t}"));
+            // As in ELB, registering a target that is registered (and not draining) changes nothing.
+            if list.iter().any(|h| &h.target == t && h.state != HealthState::Draining) {
+                continue;
+            }
             list.retain(|h| &h.target != t);
             list.push(TargetHealth {
                 target: t.clone(),
