@@ -325,8 +325,9 @@ mod tests {
             }))
         };
         let first = waiter("first");
-        tokio::task::yield_now().await; // it waits for the next token, 100 ms away
-                                        // The clock reaches the token; a newcomer runs before the first waiter's timer is seen.
+        // It waits for the next token, 100 ms away.
+        tokio::task::yield_now().await;
+        // The clock reaches the token; a newcomer runs before the first waiter's timer is seen.
         tokio::time::advance(Duration::from_millis(100)).await;
         let later = waiter("later");
         first.await.unwrap();

@@ -464,7 +464,6 @@ pub async fn registered(elb: &elbv2::Client, arn: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Polls `check` until it holds; panics with `what` after `limit`.
 /// The sum of a Prometheus text exposition's samples whose line starts with `prefix` (a metric name,
 /// optionally with the start of its labels).
 pub fn metric(text: &str, prefix: &str) -> f64 {
@@ -474,6 +473,7 @@ pub fn metric(text: &str, prefix: &str) -> f64 {
         .sum()
 }
 
+/// Polls `check` until it holds; panics with `what` after `limit`.
 pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
