@@ -9,7 +9,7 @@ use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 use serde_json::json;
 use support::{set, wait_for, Env, Spec, NS};
-use tgbind_controller::crd::TargetGroupBinding;
+use tgbind_controller::crd::{TargetGroupBinding, FINALIZER};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -425,6 +425,10 @@ async fn a_new_binding_registers_first_and_reads_after() {
         "the read after the write is the health read: {m}"
     );
     assert_eq!(calls("DeregisterTargets"), 1.0, "{m}");
+    // Two writes to the binding's metadata: its record with the finalizer before the first AWS
+    // write, then the record of the settled sync.
+    assert_eq!(env.binding_requests("PATCH", ""), 2.0);
+    assert!(env.tgbs().get("fresh").await.unwrap().finalizers().contains(&FINALIZER.to_string()));
 
     // Once reported on, an unchanged binding is verified by a read (its first within the short
     // resync period), never written again.
@@ -437,4 +441,25 @@ async fn a_new_binding_registers_first_and_reads_after() {
     let m = again.metrics();
     assert!(!m.contains("operation=\"RegisterTargets\""), "{m}");
     assert_eq!(env.targets(&arn).await.len(), 2);
+}
+
+/// A new binding's finalizer comes with its record in one merge patch, which replaces the list of
+/// finalizers whole and so names the resourceVersion it was computed from. That a stale read is
+/// refused (409), and another controller's finalizer added meanwhile kept, is the API server's
+/// part of that guarantee: checked here on the apiserver the tests run.
+#[tokio::test]
+async fn a_finalizer_list_patched_from_a_stale_read_is_refused() {
+    let env = Env::start().await;
+    let arn = env.target_group("stale").await;
+    env.binding("stale", Spec::ip("stale", 80, &arn)).await;
+    let read = env.tgbs().get("stale").await.unwrap();
+    let other = json!({ "metadata": { "finalizers": ["example.com/other"] } });
+    env.tgbs()
+        .patch("stale", &PatchParams::default(), &Patch::Merge(&other))
+        .await
+        .unwrap();
+    let ours = json!({ "metadata": { "resourceVersion": read.resource_version(), "finalizers": [FINALIZER] } });
+    let refused = env.tgbs().patch("stale", &PatchParams::default(), &Patch::Merge(&ours)).await;
+    assert!(matches!(&refused, Err(kube::Error::Api(e)) if e.code == 409), "{refused:?}");
+    assert_eq!(env.tgbs().get("stale").await.unwrap().finalizers(), ["example.com/other"]);
 }

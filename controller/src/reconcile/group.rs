@@ -12,7 +12,7 @@ use super::report;
 use crate::aws::{AssumedRole, TargetGroupApi};
 use crate::bound::{self, Bound};
 use crate::context::Context;
-use crate::crd::TargetGroupBinding;
+use crate::crd::{TargetGroupBinding, FINALIZER};
 use crate::desired::Cidr;
 use crate::status::{Problem, Retry};
 use crate::validation::Effective;
@@ -168,22 +168,84 @@ pub(super) fn record(tgb: &TargetGroupBinding, group: &TargetGroupFacts, effecti
     }
 }
 
-/// Writes (or with `None`, removes) the record annotation.
-pub(super) async fn write_record(ctx: &Context, tgb: &TargetGroupBinding, record: Option<&Bound>) -> Result<(), Problem> {
+/// Writes (or with `None`, removes) the record annotation. With `add_finalizer`, the same patch
+/// adds the controller's finalizer (see `reconcile`): one write before the first AWS write instead
+/// of two. The finalizer list is replaced whole by a merge patch, so the patch names the
+/// resourceVersion it was computed from: a binding changed meanwhile answers 409 Conflict
+/// ([`RecordWrite::Stale`]) rather than losing another controller's finalizer.
+pub(super) async fn write_record(
+    ctx: &Context,
+    tgb: &TargetGroupBinding,
+    record: Option<&Bound>,
+    add_finalizer: bool,
+) -> Result<(), RecordWrite> {
     let api: Api<TargetGroupBinding> = Api::namespaced(ctx.client.clone(), &tgb.namespace().unwrap_or_default());
-    let value = record.map(bound::format);
-    let patch = serde_json::json!({ "metadata": { "annotations": { bound::ANNOTATION: value } } });
-    api.patch(&tgb.name_any(), &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            Problem::new(
-                "BindingRecordFailed",
-                format!(
-                    "could not record the bound target group on the binding (annotation {}): {e}",
-                    bound::ANNOTATION
-                ),
-                Retry::Backoff,
-            )
-        })
+    let patch = record_patch(tgb, record.map(bound::format), add_finalizer);
+    match api.patch(&tgb.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Err(RecordWrite::Stale),
+        Err(e) => Err(RecordWrite::Failed(Problem::new(
+            "BindingRecordFailed",
+            format!(
+                "could not record the bound target group on the binding (annotation {}): {e}",
+                bound::ANNOTATION
+            ),
+            Retry::Backoff,
+        ))),
+    }
+}
+
+/// Why the record was not written.
+pub(super) enum RecordWrite {
+    /// The binding changed since this reconcile read it: the reconcile runs again soon with the
+    /// version the watch brings.
+    Stale,
+    Failed(Problem),
+}
+
+/// The merge patch of [`write_record`].
+fn record_patch(tgb: &TargetGroupBinding, record: Option<String>, add_finalizer: bool) -> serde_json::Value {
+    let mut metadata = serde_json::json!({ "annotations": { bound::ANNOTATION: record } });
+    if add_finalizer {
+        let mut finalizers = tgb.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_string());
+        metadata["finalizers"] = serde_json::json!(finalizers);
+        metadata["resourceVersion"] = serde_json::json!(tgb.resource_version());
+    }
+    serde_json::json!({ "metadata": metadata })
+}
+
+/// Whether the binding carries the controller's finalizer (its targets leave their group before
+/// it goes).
+pub(super) fn has_finalizer(tgb: &TargetGroupBinding) -> bool {
+    tgb.finalizers().iter().any(|f| f == FINALIZER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(finalizers: &[&str]) -> TargetGroupBinding {
+        let mut tgb = TargetGroupBinding::new("web", Default::default());
+        tgb.metadata.resource_version = Some("42".into());
+        tgb.metadata.finalizers = Some(finalizers.iter().map(|f| f.to_string()).collect());
+        tgb
+    }
+
+    #[test]
+    fn a_record_with_the_finalizer_keeps_other_finalizers_and_names_the_version_read() {
+        let patch = record_patch(&binding(&["example.com/other"]), Some("{}".into()), true);
+        assert_eq!(patch["metadata"]["finalizers"], serde_json::json!(["example.com/other", FINALIZER]));
+        assert_eq!(patch["metadata"]["resourceVersion"], "42");
+        assert_eq!(patch["metadata"]["annotations"][bound::ANNOTATION], "{}");
+    }
+
+    #[test]
+    fn a_record_alone_leaves_finalizers_and_version_out() {
+        let patch = record_patch(&binding(&[FINALIZER]), None, false);
+        let metadata = patch["metadata"].as_object().unwrap();
+        assert!(!metadata.contains_key("finalizers") && !metadata.contains_key("resourceVersion"));
+        // `null` removes the annotation.
+        assert!(patch["metadata"]["annotations"][bound::ANNOTATION].is_null());
+    }
 }

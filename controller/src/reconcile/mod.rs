@@ -41,19 +41,28 @@ pub async fn reconcile(tgb: Arc<TargetGroupBinding>, ctx: Arc<Context>) -> Resul
         .set(ctx.pending.started(&ObjectRef::from_obj(tgb.as_ref())) as i64);
     ctx.metrics.reconciles_in_flight.inc();
     let started = std::time::Instant::now();
+    // A binding without the finalizer and not being deleted syncs at once: its sync adds the
+    // finalizer in the same write as its record, before any AWS write (kube-runtime's helper would
+    // add it in a write and a reconcile of its own). Every other binding goes through the helper,
+    // which runs the cleanup when one is deleted.
+    let adds_finalizer = tgb.metadata.deletion_timestamp.is_none() && !group::has_finalizer(&tgb);
+    let reconciled = async {
+        if adds_finalizer {
+            return apply(&tgb, &api, &ctx).await;
+        }
+        finalizer(&api, FINALIZER, tgb, |event| async {
+            match event {
+                Event::Apply(tgb) => apply(&tgb, &api, &ctx).await,
+                Event::Cleanup(tgb) => lifecycle::cleanup(&tgb, &api, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    };
     // A change until the sync finds nothing new to write (see `budget`).
     let result = budget::PRIORITY
-        .scope(
-            std::cell::Cell::new(budget::Priority::Change),
-            finalizer(&api, FINALIZER, tgb, |event| async {
-                match event {
-                    Event::Apply(tgb) => apply(&tgb, &api, &ctx).await,
-                    Event::Cleanup(tgb) => lifecycle::cleanup(&tgb, &api, &ctx).await,
-                }
-            }),
-        )
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)));
+        .scope(std::cell::Cell::new(budget::Priority::Change), reconciled)
+        .await;
     ctx.metrics.reconciles_in_flight.dec();
     ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
     result
@@ -97,6 +106,10 @@ async fn apply(tgb: &TargetGroupBinding, api: &Api<TargetGroupBinding>, ctx: &Co
             ctx.metrics.verifications_deferred.inc();
             return Ok(Action::requeue(wait));
         }
+        // Read again from the cache soon, which the watch brings up to date: not on the watch
+        // event alone, since a change of annotations or status alone wakes no reconcile (see
+        // `run::binding_trigger`).
+        Err(Stop::Stale) => return Ok(Action::requeue(Duration::from_millis(rand::random_range(200..500)))),
     };
     let failures = report::record_outcome(ctx, api, tgb, &outcome).await?;
     report::record_settled(ctx, tgb, &outcome).await;

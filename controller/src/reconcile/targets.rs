@@ -59,11 +59,23 @@ pub(super) enum Stop {
     /// `Context::verifying`): this one comes back after the duration given instead of holding a
     /// worker while it waits for the API budget. Nothing is reported.
     Deferred(Duration),
+    /// The binding changed since this reconcile read it (a write found a newer resourceVersion):
+    /// the reconcile runs again soon with the version the watch brings. Nothing is reported.
+    Stale,
 }
 
 impl From<Problem> for Stop {
     fn from(p: Problem) -> Self {
         Stop::Problem(p)
+    }
+}
+
+impl From<group::RecordWrite> for Stop {
+    fn from(w: group::RecordWrite) -> Self {
+        match w {
+            group::RecordWrite::Stale => Stop::Stale,
+            group::RecordWrite::Failed(p) => Stop::Problem(p),
+        }
     }
 }
 
@@ -83,16 +95,18 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
     if let Err(p) = older_binding(tgb, &arn, &same_group(ctx, &arn)) {
         // An older binding has the group: this one no longer answers for its targets.
         if bound.is_some() {
-            group::write_record(ctx, tgb, None).await?;
+            group::write_record(ctx, tgb, None, false).await?;
         }
         return Err(p.into());
     }
     // Recorded before the first write, so a deletion (or an edit of the spec) always finds the
-    // group this binding wrote to, whatever the CRD prunes from status.
+    // group this binding wrote to, whatever the CRD prunes from status. The finalizer comes with
+    // it when missing, so the cleanup runs whatever the binding's end.
     let record = group::record(tgb, &group, &effective);
     let recorded = tgb.metadata.annotations.as_ref().and_then(|a| a.get(bound::ANNOTATION));
-    if recorded.map(String::as_str) != Some(bound::format(&record).as_str()) {
-        group::write_record(ctx, tgb, Some(&record)).await?;
+    let add_finalizer = !group::has_finalizer(tgb);
+    if add_finalizer || recorded.map(String::as_str) != Some(bound::format(&record).as_str()) {
+        group::write_record(ctx, tgb, Some(&record), add_finalizer).await?;
     }
 
     let Wanted {
@@ -130,7 +144,7 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
     // path, which grows its ownership record before writing.
     let multi_cluster = ownership::is_multi_cluster(tgb);
     let reference = tgb.object_ref(&());
-    if !multi_cluster && never_reported(tgb) && !desired.is_empty() {
+    if !multi_cluster && never_reported(tgb, ctx) && !desired.is_empty() {
         if synced::read(tgb).is_some() {
             report::write_settled(ctx, tgb, None).await?;
         }
@@ -242,9 +256,18 @@ async fn update_gates(
     gates::update_gates(ctx, &ns, &gate_type(&tgb.name_any()), waiting, current, targets_of).await;
 }
 
-/// No controller has reported on this binding yet: no status generation (the LBC writes one too).
-fn never_reported(tgb: &TargetGroupBinding) -> bool {
-    tgb.status.as_ref().and_then(|s| s.observed_generation).is_none()
+/// No controller has reported on this binding yet: no status generation (the LBC writes one too),
+/// and no sync of it in this process. The second half matters while the watch lags behind this
+/// process's own writes (a busy first start): a copy without the status just written must not
+/// register everything again.
+fn never_reported(tgb: &TargetGroupBinding, ctx: &Context) -> bool {
+    let synced_here = || {
+        let memory = ctx.memory.lock().unwrap();
+        memory
+            .get(tgb.uid().as_deref().unwrap_or_default())
+            .is_some_and(|m| m.synced_targets.is_some())
+    };
+    tgb.status.as_ref().and_then(|s| s.observed_generation).is_none() && !synced_here()
 }
 
 /// Registers `targets` in the group and says so (metric, event).
@@ -343,6 +366,10 @@ pub(super) enum Skip {
 
 /// Whether this reconcile can skip AWS (`None`: sync now).
 pub(super) async fn skip(tgb: &TargetGroupBinding, ctx: &Context) -> Option<Skip> {
+    // Without its finalizer a binding syncs, which adds it (see `sync`).
+    if !group::has_finalizer(tgb) {
+        return None;
+    }
     let uid = tgb.uid()?;
     let generation = tgb.meta().generation;
     let memory = ctx.memory.lock().unwrap().get(&uid).cloned();

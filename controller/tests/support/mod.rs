@@ -117,6 +117,29 @@ impl Env {
         }
     }
 
+    /// Successful requests the API server served for `verb` on TargetGroupBindings' `subresource`
+    /// ("" for the object itself), from its own metrics.
+    pub fn binding_requests(&self, verb: &str, subresource: &str) -> f64 {
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(self.api.ca_path())
+            .args(["-H", &format!("Authorization: Bearer {}", secrets::ADMIN_TOKEN)])
+            .arg(format!("{}/metrics", self.api.url()))
+            .output()
+            .unwrap();
+        let labels = [
+            "resource=\"targetgroupbindings\"".to_string(),
+            format!("subresource=\"{subresource}\""),
+            format!("verb=\"{verb}\""),
+        ];
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("apiserver_request_total{code=\"2"))
+            .filter(|l| labels.iter().all(|label| l.contains(label.as_str())))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// An EC2 client for the emulated account (static test credentials, loopback only).
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
         let config = aws_sdk_ec2::Config::builder()
