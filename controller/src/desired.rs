@@ -96,7 +96,7 @@ pub fn endpoint_targets<'a>(
             Some(slice.endpoints.iter().map(move |ep| (ep, port)))
         })
         .flatten()
-        .flat_map(|(ep, port)| ep.addresses.iter().map(move |a| (ep, Target { id: a.clone(), port })))
+        .flat_map(|(ep, port)| ep.addresses.iter().map(move |a| (ep, Target { id: a.to_string(), port })))
 }
 
 /// The pod an endpoint belongs to, when it names one.
@@ -280,7 +280,7 @@ mod tests {
 
     fn endpoint(ip: &str, ready: Option<bool>, terminating: Option<bool>) -> SliceEndpoint {
         SliceEndpoint {
-            addresses: vec![ip.into()],
+            addresses: [ip].into_iter().collect(),
             conditions: SliceConditions {
                 ready,
                 serving: ready,

@@ -37,24 +37,56 @@ pub struct Slice {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SliceEndpoint {
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub addresses: Addresses,
     #[serde(default, deserialize_with = "null_as_default")]
     pub conditions: SliceConditions,
     /// The pod behind the endpoint: its `targetRef`'s name when that is a Pod. Only the name is
     /// kept (the cache holds every endpoint of every slice: the whole reference and the unused
     /// `nodeName` were over a third of a 20-endpoint slice's size).
     #[serde(default, rename = "targetRef", deserialize_with = "pod_of")]
-    pub pod: Option<String>,
+    pub pod: Option<Box<str>>,
 }
 
-fn pod_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+/// An endpoint's addresses in one allocation (joined by commas, which no IP address or DNS name
+/// holds): almost every endpoint has a single address, and a list of strings costs two
+/// allocations per endpoint in a cache that holds every endpoint of the cluster's bound Services.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Addresses(Box<str>);
+
+impl Addresses {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split(',').filter(|a| !a.is_empty())
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Addresses {
+    fn from_iter<I: IntoIterator<Item = S>>(addresses: I) -> Self {
+        let joined: Vec<S> = addresses.into_iter().collect();
+        Addresses(joined.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",").into())
+    }
+}
+
+impl<'de> Deserialize<'de> for Addresses {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default().into_iter().collect())
+    }
+}
+
+fn pod_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<str>>, D::Error> {
     #[derive(Deserialize)]
     struct TargetRef {
         kind: Option<String>,
         name: Option<String>,
     }
-    Ok(Option::<TargetRef>::deserialize(d)?.and_then(|r| if r.kind.as_deref() == Some("Pod") { r.name } else { None }))
+    let reference = Option::<TargetRef>::deserialize(d)?;
+    Ok(reference.and_then(|r| {
+        if r.kind.as_deref() == Some("Pod") {
+            r.name.map(Into::into)
+        } else {
+            None
+        }
+    }))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -145,7 +177,7 @@ mod tests {
 
     #[test]
     fn an_endpoint_keeps_the_name_of_its_pod_and_nothing_else_of_its_reference() {
-        let decode = |target_ref: serde_json::Value| -> Option<String> {
+        let decode = |target_ref: serde_json::Value| -> Option<Box<str>> {
             serde_json::from_value::<SliceEndpoint>(
                 serde_json::json!({ "addresses": ["10.0.0.1"], "targetRef": target_ref, "nodeName": "n1" }),
             )
@@ -158,5 +190,17 @@ mod tests {
         assert_eq!(decode(serde_json::Value::Null), None);
         let without: SliceEndpoint = serde_json::from_value(serde_json::json!({ "addresses": ["10.0.0.1"] })).unwrap();
         assert_eq!(without.pod, None);
+    }
+
+    #[test]
+    fn addresses_read_back_as_listed() {
+        let decode = |addresses: serde_json::Value| -> Vec<String> {
+            let ep: SliceEndpoint = serde_json::from_value(serde_json::json!({ "addresses": addresses })).unwrap();
+            ep.addresses.iter().map(String::from).collect()
+        };
+        assert_eq!(decode(serde_json::json!(["10.0.0.1"])), ["10.0.0.1"]);
+        assert_eq!(decode(serde_json::json!(["fd00::1", "10.0.0.2"])), ["fd00::1", "10.0.0.2"]);
+        assert!(decode(serde_json::json!([])).is_empty());
+        assert!(decode(serde_json::Value::Null).is_empty());
     }
 }

@@ -60,13 +60,20 @@ fn slim<K: Resource>(obj: &mut K) {
     }
 }
 
-/// The same for slices, whose annotations and owners the controller never reads either: one slice
-/// or more per binding stays in the cache.
+/// The same for Services and slices, whose annotations, owners and labels the controller never
+/// reads either (a slice's label naming its Service aside): one of each or more per binding stays
+/// in the cache, and slices carry copies of their Service's labels.
 fn slim_dependent<K: Resource>(obj: &mut K) {
     let meta = obj.meta_mut();
     meta.managed_fields = None;
     meta.annotations = None;
     meta.owner_references = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|key, _| key == SERVICE_NAME_LABEL);
+    }
+    if meta.labels.as_ref().is_some_and(|l| l.is_empty()) {
+        meta.labels = None;
+    }
 }
 
 /// A Service in the cache keeps its ports, all a binding reads of it (cluster IPs, families,
@@ -400,6 +407,25 @@ mod tests {
         let spec = service.spec.as_ref().unwrap();
         assert!(spec.cluster_ip.is_none() && spec.cluster_ips.is_none() && spec.selector.is_none());
         assert!(service.status.is_none() && service.metadata.annotations.is_none() && service.metadata.managed_fields.is_none());
-        assert_eq!(service.metadata.labels.as_ref().unwrap()["app"], "web");
+        assert!(service.metadata.labels.is_none());
+    }
+
+    #[test]
+    fn a_cached_slice_keeps_the_label_naming_its_service_only() {
+        let mut slice: EndpointSliceObject = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "web-abc", "namespace": "shop",
+                "labels": { SERVICE_NAME_LABEL: "web", "app": "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" },
+                "ownerReferences": [{ "apiVersion": "v1", "kind": "Service", "name": "web", "uid": "u" }],
+            },
+            "addressType": "IPv4", "endpoints": [{ "addresses": ["10.0.0.1"] }],
+        }))
+        .unwrap();
+        slim_dependent(&mut slice);
+        let labels = slice.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels.len(), 1);
+        assert_eq!(labels[SERVICE_NAME_LABEL], "web");
+        assert!(slice.metadata.owner_references.is_none());
+        assert_eq!(slice.slice.endpoints.len(), 1);
     }
 }

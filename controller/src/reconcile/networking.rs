@@ -106,7 +106,7 @@ async fn container_ports(
         .iter()
         .flat_map(|s| &s.slice.endpoints)
         .filter(|ep| ep.conditions.terminating != Some(true))
-        .filter_map(|ep| Some((endpoint_pod(ep)?.to_string(), ep.addresses.first()?.clone())))
+        .filter_map(|ep| Some((endpoint_pod(ep)?.to_string(), ep.addresses.iter().next()?.to_string())))
         .collect();
     let mut known: HashMap<(String, String), Vec<(String, i32)>> = {
         let cache = ctx.named_ports.lock().unwrap();

@@ -62,7 +62,9 @@ pub(super) async fn record_outcome(
         uid,
         crate::context::BindingMemory {
             failures,
-            written: Some(next),
+            // Kept only while the object does not show it (the LBC's CRD prunes it, or the watch
+            // has not brought the write back yet): one status per binding less in memory.
+            written: from_object.is_none().then_some(next),
             synced_targets: match outcome {
                 Ok(s) => Some(s.targets_digest),
                 Err(_) => memory.synced_targets,
