@@ -2,12 +2,15 @@
 //! run per size (release build; `bash scripts/bench.sh`, or `cargo bench -p tgbind-controller
 //! --bench scale`; sizes from TGBIND_BENCH_SCALE, default "1000,10000"):
 //! - a first start with no records, at 200 ELBv2 requests/s: time and calls to register everything,
-//!   then to every binding settled (its health read);
+//!   then to every binding settled (its health read), and the CPU the controller, moto, the
+//!   apiserver and etcd used until registered (they share this machine's cores);
 //! - a restart at 20 requests/s after changes made while the controller was down: time until those
 //!   changes are registered, the calls it took, and the highest rate over any 1 s and 10 s window;
 //! - steady state at 20 requests/s: ELBv2 calls per binding per resync period, and the latency of
 //!   event-driven changes while the spread verifications run;
 //! - RSS, and the scaling from the smallest to the largest size per binding.
+//!
+//! TGBIND_BENCH_FIRST_START_ONLY=1 stops after the first start (to profile it).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -44,6 +47,51 @@ fn rss_kib(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU seconds a process used so far (user + system, all its threads), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = std::process::Command::new("getconf").arg("CLK_TCK").output();
+        out.ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Where a phase's CPU went: the controller and the substrate it talks to, which share this
+/// machine's cores (a real cluster's API server and AWS do not).
+struct CpuMeter {
+    processes: Vec<(&'static str, u32)>,
+    start: Vec<f64>,
+}
+
+impl CpuMeter {
+    fn start(env: &Env, controller: &Controller) -> CpuMeter {
+        let mut processes = vec![("controller", controller.child.id()), ("moto", env.moto.pid())];
+        processes.extend(["apiserver", "etcd"].into_iter().filter_map(|c| Some((c, env.api.pid_of(c)?))));
+        let start = processes.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+        CpuMeter { processes, start }
+    }
+
+    /// CPU seconds of each process since `start`.
+    fn used(&self) -> Vec<(&'static str, f64)> {
+        self.processes
+            .iter()
+            .zip(&self.start)
+            .map(|((name, pid), start)| (*name, cpu_seconds(*pid) - start))
+            .collect()
+    }
 }
 
 fn ip(binding: usize, endpoint: usize) -> String {
@@ -152,10 +200,13 @@ async fn metrics_of(c: &Controller) -> String {
     reqwest_free_metrics(c.http_port)().await.unwrap_or_default()
 }
 
+#[derive(Default)]
 struct Figures {
     bindings: usize,
     first_start: Duration,
     first_start_calls: f64,
+    /// CPU seconds per process until the first start registered everything.
+    first_start_cpu: Vec<(&'static str, f64)>,
     /// Until every binding recorded a settled sync (its health read too), and the calls by then.
     first_start_settled: Duration,
     first_start_settled_calls: f64,
@@ -186,6 +237,11 @@ fn settings<'a>(rate: &'a str, resync: &'a str, workers: Option<&'a str>) -> Vec
     settings
 }
 
+/// TGBIND_BENCH_FIRST_START_ONLY: stop after the first start (its figures and RSS), e.g. to profile it.
+fn first_start_only() -> bool {
+    std::env::var_os("TGBIND_BENCH_FIRST_START_ONLY").is_some()
+}
+
 async fn run(bindings: usize) -> Figures {
     let env = Env::start().await;
     let populate_started = Instant::now();
@@ -202,12 +258,14 @@ async fn run(bindings: usize) -> Figures {
     let resync = format!("{}s", RESYNC.as_secs());
     let first = Controller::start(&env, "scale-first", &settings(&rate, &resync, workers.as_deref()));
     let started = Instant::now();
+    let cpu = CpuMeter::start(&env, &first);
     let want = (bindings * ENDPOINTS) as f64;
     wait_for("first start registered everything", Duration::from_secs(1800), || async {
         registered_total(&metrics_of(&first).await) >= want
     })
     .await;
     let first_start = started.elapsed();
+    let first_start_cpu = cpu.used();
     let first_start_calls = elbv2_calls(&metrics_of(&first).await);
     wait_for("every binding recorded its settled sync", Duration::from_secs(900), || async {
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -219,6 +277,19 @@ async fn run(bindings: usize) -> Figures {
     let first_start_settled_calls = elbv2_calls(&metrics_of(&first).await);
     let (_, peak_first) = rss_kib(first.child.id());
     drop(first);
+    if first_start_only() {
+        return Figures {
+            bindings,
+            first_start,
+            first_start_calls,
+            first_start_cpu,
+            first_start_settled,
+            first_start_settled_calls,
+            rss_peak_kib: peak_first,
+            rss_peaks_kib: (peak_first, 0),
+            ..Default::default()
+        };
+    }
 
     // --- Changes while the controller is down, then a restart at 20 requests/s.
     let changed: Vec<usize> = (0..bindings).step_by(100).collect();
@@ -292,6 +363,7 @@ async fn run(bindings: usize) -> Figures {
         bindings,
         first_start,
         first_start_calls,
+        first_start_cpu,
         first_start_settled,
         first_start_settled_calls,
         restart_registered,
@@ -327,8 +399,28 @@ async fn main() {
         let n = f.bindings;
         println!("  [{n}] first start, no records, budget {FIRST_START_RATE}/s: registered in {:.1} s with {:.0} ELBv2 calls ({:.2} per binding)   budget <= 90 s: {}",
             f.first_start.as_secs_f64(), f.first_start_calls, f.first_start_calls / n as f64, verdict(f.first_start <= Duration::from_secs(90)));
+        let busy: f64 = f.first_start_cpu.iter().map(|(_, s)| s).sum();
+        let shares: Vec<String> = f
+            .first_start_cpu
+            .iter()
+            .map(|(name, s)| format!("{name} {s:.0} s ({:.1} ms per binding)", s * 1000.0 / n as f64))
+            .collect();
+        println!(
+            "  [{n}] first start CPU until registered: {} = {busy:.0} CPU-s in {:.0} s of wall time ({:.2} of {} cores busy)",
+            shares.join(", "),
+            f.first_start.as_secs_f64(),
+            busy / f.first_start.as_secs_f64(),
+            std::thread::available_parallelism().map_or(0, |c| c.get())
+        );
         println!("  [{n}] first start: every binding settled (health read, settled sync recorded) in {:.1} s with {:.0} ELBv2 calls ({:.2} per binding)",
             f.first_start_settled.as_secs_f64(), f.first_start_settled_calls, f.first_start_settled_calls / n as f64);
+        if first_start_only() {
+            println!(
+                "  [{n}] controller peak RSS at the first start {:.1} MiB",
+                f.rss_peak_kib as f64 / 1024.0
+            );
+            continue;
+        }
         println!(
             "  [{n}] restart at {RESTART_RATE}/s after {} bindings changed while down: registered {:.1} s after start   budget <= 60 s: {}",
             n.div_ceil(100),

@@ -116,6 +116,12 @@ impl ApiServer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The process id of `component` ("apiserver" or "etcd"), as the script recorded it.
+    pub fn pid_of(&self, component: &str) -> Option<u32> {
+        let recorded = std::fs::read_to_string(self.dir.path().join(format!("{component}.pid"))).ok()?;
+        recorded.trim().parse().ok()
+    }
+
     /// The admin kubeconfig the script wrote.
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")

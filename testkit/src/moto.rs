@@ -88,6 +88,10 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A raw AWS request; enough for the few EC2 and ACM calls tests need without pulling in
     /// more SDK crates. moto does not check signatures, only reads the credential scope.
     fn post(&self, service: &str, content_type: &str, extra_headers: &str, body: &str) -> String {
