@@ -170,49 +170,59 @@ pub(super) fn record(tgb: &TargetGroupBinding, group: &TargetGroupFacts, effecti
 
 /// Writes (or with `None`, removes) the record annotation. With `add_finalizer`, the same patch
 /// adds the controller's finalizer (see `reconcile`): one write before the first AWS write instead
-/// of two. The finalizer list is replaced whole by a merge patch, so the patch names the
-/// resourceVersion it was computed from: a binding changed meanwhile answers 409 Conflict
-/// ([`RecordWrite::Stale`]) rather than losing another controller's finalizer.
+/// of two.
 pub(super) async fn write_record(
     ctx: &Context,
     tgb: &TargetGroupBinding,
     record: Option<&Bound>,
     add_finalizer: bool,
 ) -> Result<(), RecordWrite> {
+    let mut metadata = serde_json::json!({ "annotations": { bound::ANNOTATION: record.map(bound::format) } });
+    if add_finalizer {
+        with_finalizer(tgb, &mut metadata);
+    }
+    let what = format!("record the bound target group on the binding (annotation {})", bound::ANNOTATION);
+    patch_metadata(ctx, tgb, metadata, &what).await
+}
+
+/// Adds the controller's finalizer alone: for a binding refused before its record is written,
+/// whose deletion must still release the pods waiting on its readiness gate.
+pub(super) async fn write_finalizer(ctx: &Context, tgb: &TargetGroupBinding) -> Result<(), RecordWrite> {
+    let mut metadata = serde_json::json!({});
+    with_finalizer(tgb, &mut metadata);
+    patch_metadata(ctx, tgb, metadata, &format!("add the finalizer {FINALIZER} to the binding")).await
+}
+
+/// The finalizer list with ours added. A merge patch replaces the list whole, so it names the
+/// resourceVersion it was computed from: a binding changed meanwhile answers 409 Conflict
+/// ([`RecordWrite::Stale`]) rather than losing another controller's finalizer.
+fn with_finalizer(tgb: &TargetGroupBinding, metadata: &mut serde_json::Value) {
+    let mut finalizers = tgb.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    metadata["finalizers"] = serde_json::json!(finalizers);
+    metadata["resourceVersion"] = serde_json::json!(tgb.resource_version());
+}
+
+async fn patch_metadata(ctx: &Context, tgb: &TargetGroupBinding, metadata: serde_json::Value, what: &str) -> Result<(), RecordWrite> {
     let api: Api<TargetGroupBinding> = Api::namespaced(ctx.client.clone(), &tgb.namespace().unwrap_or_default());
-    let patch = record_patch(tgb, record.map(bound::format), add_finalizer);
+    let patch = serde_json::json!({ "metadata": metadata });
     match api.patch(&tgb.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 409 => Err(RecordWrite::Stale),
         Err(e) => Err(RecordWrite::Failed(Problem::new(
             "BindingRecordFailed",
-            format!(
-                "could not record the bound target group on the binding (annotation {}): {e}",
-                bound::ANNOTATION
-            ),
+            format!("could not {what}: {e}"),
             Retry::Backoff,
         ))),
     }
 }
 
-/// Why the record was not written.
+/// Why the record (or the finalizer) was not written.
 pub(super) enum RecordWrite {
     /// The binding changed since this reconcile read it: the reconcile runs again soon with the
     /// version the watch brings.
     Stale,
     Failed(Problem),
-}
-
-/// The merge patch of [`write_record`].
-fn record_patch(tgb: &TargetGroupBinding, record: Option<String>, add_finalizer: bool) -> serde_json::Value {
-    let mut metadata = serde_json::json!({ "annotations": { bound::ANNOTATION: record } });
-    if add_finalizer {
-        let mut finalizers = tgb.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_string());
-        metadata["finalizers"] = serde_json::json!(finalizers);
-        metadata["resourceVersion"] = serde_json::json!(tgb.resource_version());
-    }
-    serde_json::json!({ "metadata": metadata })
 }
 
 /// Whether the binding carries the controller's finalizer (its targets leave their group before
@@ -233,19 +243,11 @@ mod tests {
     }
 
     #[test]
-    fn a_record_with_the_finalizer_keeps_other_finalizers_and_names_the_version_read() {
-        let patch = record_patch(&binding(&["example.com/other"]), Some("{}".into()), true);
-        assert_eq!(patch["metadata"]["finalizers"], serde_json::json!(["example.com/other", FINALIZER]));
-        assert_eq!(patch["metadata"]["resourceVersion"], "42");
-        assert_eq!(patch["metadata"]["annotations"][bound::ANNOTATION], "{}");
-    }
-
-    #[test]
-    fn a_record_alone_leaves_finalizers_and_version_out() {
-        let patch = record_patch(&binding(&[FINALIZER]), None, false);
-        let metadata = patch["metadata"].as_object().unwrap();
-        assert!(!metadata.contains_key("finalizers") && !metadata.contains_key("resourceVersion"));
-        // `null` removes the annotation.
-        assert!(patch["metadata"]["annotations"][bound::ANNOTATION].is_null());
+    fn the_finalizer_keeps_other_finalizers_and_names_the_version_read() {
+        let mut metadata = serde_json::json!({ "annotations": { "a": "b" } });
+        with_finalizer(&binding(&["example.com/other"]), &mut metadata);
+        assert_eq!(metadata["finalizers"], serde_json::json!(["example.com/other", FINALIZER]));
+        assert_eq!(metadata["resourceVersion"], "42");
+        assert_eq!(metadata["annotations"]["a"], "b");
     }
 }

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use rand::Rng;
-use tgbind_aws::{ErrorKind, Registration, Target, TargetHealth};
+use tgbind_aws::{ErrorKind, Registration, Target, TargetGroupFacts, TargetHealth};
 
 use super::{gates, group, networking, report};
 use crate::aws::{AssumedRole, TargetGroupApi};
@@ -79,9 +79,16 @@ impl From<group::RecordWrite> for Stop {
     }
 }
 
-pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Stop> {
-    // Never decide from half-filled caches: an empty slice cache would read as "no endpoints".
-    ctx.caches.endpoints().await;
+/// The group a binding may write to, its account and the settings in effect, once its checks pass.
+struct Checked {
+    role: Option<AssumedRole>,
+    aws: Arc<dyn TargetGroupApi>,
+    group: TargetGroupFacts,
+    effective: Effective,
+}
+
+/// The binding's checks and the group it names: everything before its first write.
+async fn check(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Checked, Stop> {
     check_form(tgb)?;
     let bound = bound::read(tgb);
     if let Some(b) = &bound {
@@ -90,15 +97,41 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
     let role = group::assumed_role(tgb);
     let aws = ctx.accounts.for_role(role.as_ref()).await;
     let group = group::facts(ctx, aws.as_ref(), tgb, bound.as_ref(), role.as_ref()).await?;
-    let arn = group.arn.clone();
     let effective = effective(tgb, &group)?;
-    if let Err(p) = older_binding(tgb, &arn, &same_group(ctx, &arn)) {
+    if let Err(p) = older_binding(tgb, &group.arn, &same_group(ctx, &group.arn)) {
         // An older binding has the group: this one no longer answers for its targets.
         if bound.is_some() {
             group::write_record(ctx, tgb, None, false).await?;
         }
         return Err(p.into());
     }
+    Ok(Checked {
+        role,
+        aws,
+        group,
+        effective,
+    })
+}
+
+pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Synced, Stop> {
+    // Never decide from half-filled caches: an empty slice cache would read as "no endpoints".
+    ctx.caches.endpoints().await;
+    let Checked {
+        role,
+        aws,
+        group,
+        effective,
+    } = match check(tgb, ctx).await {
+        Ok(checked) => checked,
+        // Refused before its record (which brings the finalizer) is written, a binding still
+        // needs the finalizer: pods may wait on its readiness gate, and its deletion releases them.
+        Err(Stop::Problem(p)) if !group::has_finalizer(tgb) => {
+            group::write_finalizer(ctx, tgb).await?;
+            return Err(p.into());
+        }
+        Err(stop) => return Err(stop),
+    };
+    let arn = group.arn.clone();
     // Recorded before the first write, so a deletion (or an edit of the spec) always finds the
     // group this binding wrote to, whatever the CRD prunes from status. The finalizer comes with
     // it when missing, so the cleanup runs whatever the binding's end.
