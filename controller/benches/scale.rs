@@ -277,18 +277,19 @@ async fn run(bindings: usize) -> Figures {
     let first_start_settled_calls = elbv2_calls(&metrics_of(&first).await);
     let (_, peak_first) = rss_kib(first.child.id());
     drop(first);
+    let first_start_figures = Figures {
+        bindings,
+        first_start,
+        first_start_calls,
+        first_start_cpu,
+        first_start_settled,
+        first_start_settled_calls,
+        rss_peak_kib: peak_first,
+        rss_peaks_kib: (peak_first, 0),
+        ..Default::default()
+    };
     if first_start_only() {
-        return Figures {
-            bindings,
-            first_start,
-            first_start_calls,
-            first_start_cpu,
-            first_start_settled,
-            first_start_settled_calls,
-            rss_peak_kib: peak_first,
-            rss_peaks_kib: (peak_first, 0),
-            ..Default::default()
-        };
+        return first_start_figures;
     }
 
     // --- Changes while the controller is down, then a restart at 20 requests/s.
@@ -360,12 +361,6 @@ async fn run(bindings: usize) -> Figures {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     Figures {
-        bindings,
-        first_start,
-        first_start_calls,
-        first_start_cpu,
-        first_start_settled,
-        first_start_settled_calls,
         restart_registered,
         restart_calls_60s,
         max_1s,
@@ -377,6 +372,7 @@ async fn run(bindings: usize) -> Figures {
         change_p99: pct(0.99),
         rss_peak_kib: peak_first.max(peak_second),
         rss_peaks_kib: (peak_first, peak_second),
+        ..first_start_figures
     }
 }
 
