@@ -18,8 +18,8 @@ use super::{gates, group, networking, report};
 use crate::aws::{AssumedRole, TargetGroupApi};
 use crate::bound;
 use crate::budget::{self, Priority};
-use crate::context::Context;
-use crate::crd::{IpAddressType, TargetGroupBinding, TargetType};
+use crate::context::{BindingMemory, Context};
+use crate::crd::{IpAddressType, TargetGroupBinding, TargetGroupBindingStatus, TargetType};
 use crate::desired::{
     endpoint_pod, endpoint_targets, healthy_count, instance_targets, ip_targets, plan_changes, plan_owned_changes, registrations,
     resolve_node_port, resolve_service_port,
@@ -177,7 +177,8 @@ pub(super) async fn sync(tgb: &TargetGroupBinding, ctx: &Context) -> Result<Sync
     // path, which grows its ownership record before writing.
     let multi_cluster = ownership::is_multi_cluster(tgb);
     let reference = tgb.object_ref(&());
-    if !multi_cluster && never_reported(tgb, ctx) && !desired.is_empty() {
+    let first_report = never_reported(tgb.status.as_ref(), ctx.memory.lock().unwrap().get(&tgb.uid().unwrap_or_default()));
+    if !multi_cluster && first_report && !desired.is_empty() {
         if synced::read(tgb).is_some() {
             report::write_settled(ctx, tgb, None).await?;
         }
@@ -290,17 +291,12 @@ async fn update_gates(
 }
 
 /// No controller has reported on this binding yet: no status generation (the LBC writes one too),
-/// and no sync of it in this process. The second half matters while the watch lags behind this
-/// process's own writes (a busy first start): a copy without the status just written must not
-/// register everything again.
-fn never_reported(tgb: &TargetGroupBinding, ctx: &Context) -> bool {
-    let synced_here = || {
-        let memory = ctx.memory.lock().unwrap();
-        memory
-            .get(tgb.uid().as_deref().unwrap_or_default())
-            .is_some_and(|m| m.synced_targets.is_some())
-    };
-    tgb.status.as_ref().and_then(|s| s.observed_generation).is_none() && !synced_here()
+/// and no sync of it in this process (`memory`). The second half matters while the watch lags
+/// behind this process's own writes (a busy first start): a copy without the status just written
+/// must not register everything again.
+fn never_reported(status: Option<&TargetGroupBindingStatus>, memory: Option<&BindingMemory>) -> bool {
+    let synced_here = memory.is_some_and(|m| m.synced_targets.is_some());
+    status.and_then(|s| s.observed_generation).is_none() && !synced_here
 }
 
 /// Registers `targets` in the group and says so (metric, event).
@@ -435,5 +431,35 @@ pub(super) async fn skip(tgb: &TargetGroupBinding, ctx: &Context) -> Option<Skip
                 left: until.saturating_duration_since(std::time::Instant::now()),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binding_is_reported_once_a_status_generation_or_a_sync_in_this_process_says_so() {
+        let reported = TargetGroupBindingStatus {
+            observed_generation: Some(1),
+            ..Default::default()
+        };
+        let without_generation = TargetGroupBindingStatus::default();
+        let failed_only = BindingMemory {
+            failures: 2,
+            ..Default::default()
+        };
+        let synced_here = BindingMemory {
+            synced_targets: Some(7),
+            ..Default::default()
+        };
+        assert!(never_reported(None, None));
+        assert!(never_reported(Some(&without_generation), None));
+        // Failures are no report: nothing was registered.
+        assert!(never_reported(None, Some(&failed_only)));
+        assert!(!never_reported(Some(&reported), None));
+        // The watch lags behind this process's own status write: the sync here counts.
+        assert!(!never_reported(None, Some(&synced_here)));
+        assert!(!never_reported(Some(&without_generation), Some(&synced_here)));
     }
 }
