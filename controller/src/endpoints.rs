@@ -110,6 +110,20 @@ pub struct EndpointSliceObject {
     pub metadata: ObjectMeta,
     #[serde(flatten)]
     pub slice: Slice,
+    /// The Service the slice belongs to, moved out of its `kubernetes.io/service-name` label when it
+    /// enters the cache (`run::slim_slice`): a map holding one label costs a B-tree node of ~0.5 KB,
+    /// per slice of the cache.
+    #[serde(skip)]
+    pub service_name: Option<Box<str>>,
+}
+
+impl EndpointSliceObject {
+    /// The Service the slice belongs to, whether or not the label was moved yet.
+    pub fn service(&self) -> Option<&str> {
+        self.service_name
+            .as_deref()
+            .or_else(|| self.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL).map(String::as_str))
+    }
 }
 
 impl kube::Resource for EndpointSliceObject {

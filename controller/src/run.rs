@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service, ServiceSpec};
-use kube::api::{Api, ApiResource};
+use kube::api::{Api, ApiResource, ObjectMeta};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::context::{CacheGates, Context, Settings};
 use crate::crd::{TargetGroupBinding, TargetType};
-use crate::endpoints::{EndpointSliceObject, SERVICE_NAME_LABEL};
+use crate::endpoints::EndpointSliceObject;
 use crate::index::{bindings_by_arn, bindings_by_service, service_key, Index, Pending};
 use crate::nodes::{node_trigger, selector_matches, slim_node};
 use crate::reconcile::{error_policy, reconcile};
@@ -60,26 +60,30 @@ fn slim<K: Resource>(obj: &mut K) {
     }
 }
 
-/// The same for Services and slices, whose annotations, owners and labels the controller never
-/// reads either (a slice's label naming its Service aside): one of each or more per binding stays
-/// in the cache, and slices carry copies of their Service's labels.
-fn slim_dependent<K: Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    meta.annotations = None;
-    meta.owner_references = None;
-    if let Some(labels) = meta.labels.as_mut() {
-        labels.retain(|key, _| key == SERVICE_NAME_LABEL);
+/// Services and slices in the cache keep only their name and namespace of all their metadata: the
+/// controller reads none of the rest (labels, annotations, owners, uid, resourceVersion; the watch
+/// keeps its resourceVersion apart), one of each or more per binding stays in the cache, and the
+/// cache's key of each object copies its uid and resourceVersion once more.
+fn slim_dependent_meta(meta: &mut ObjectMeta) {
+    *meta = ObjectMeta {
+        name: meta.name.take(),
+        namespace: meta.namespace.take(),
+        ..Default::default()
+    };
+}
+
+/// A slice in the cache: its Service's name moves out of the labels, then the metadata goes too.
+fn slim_slice(slice: &mut EndpointSliceObject) {
+    if slice.service_name.is_none() {
+        slice.service_name = slice.service().map(Into::into);
     }
-    if meta.labels.as_ref().is_some_and(|l| l.is_empty()) {
-        meta.labels = None;
-    }
+    slim_dependent_meta(&mut slice.metadata);
 }
 
 /// A Service in the cache keeps its ports, all a binding reads of it (cluster IPs, families,
 /// policies and status are a good part of a Service's size, one Service per binding).
 fn slim_service(service: &mut Service) {
-    slim_dependent(service);
+    slim_dependent_meta(&mut service.metadata);
     service.status = None;
     if let Some(spec) = service.spec.as_mut() {
         *spec = ServiceSpec {
@@ -210,16 +214,14 @@ pub fn build(
     let slices_writer = reflector::store::Writer::<EndpointSliceObject>::new(slice_resource.clone());
     let slices = slices_writer.as_reader();
     let slices_by_service: Arc<Index<EndpointSliceObject>> = Arc::new(Index::new(|s| {
-        s.labels()
-            .get(SERVICE_NAME_LABEL)
-            .map(|svc| service_key(&s.namespace().unwrap_or_default(), svc))
+        s.service().map(|svc| service_key(&s.namespace().unwrap_or_default(), svc))
     }));
     let slices_index_writer = slices_by_service.clone();
     let slice_stream = reflector::reflector(
         slices_writer,
         watcher(scope.slice_api(&client, &slice_resource), wc.clone())
             .inspect(log_watch_error("endpointslices"))
-            .modify(slim_dependent)
+            .modify(slim_slice)
             .inspect(move |event| {
                 if let Ok(event) = event {
                     slices_index_writer.observe(event);
@@ -345,7 +347,7 @@ pub fn build(
         .watches_stream(service_stream, move |svc: Service| wake(svc.namespace(), &svc.name_any()))
         .watches_stream_with(
             slice_stream,
-            move |slice: EndpointSliceObject| match slice.labels().get(SERVICE_NAME_LABEL) {
+            move |slice: EndpointSliceObject| match slice.service() {
                 Some(service) => wake_for_slices(slice.namespace(), service),
                 None => Vec::new(),
             },
@@ -390,7 +392,7 @@ mod tests {
     fn a_cached_service_keeps_its_ports_and_sheds_the_rest() {
         let mut service: Service = serde_json::from_value(serde_json::json!({
             "metadata": {
-                "name": "web", "namespace": "shop", "labels": { "app": "web" },
+                "name": "web", "namespace": "shop", "labels": { "app": "web" }, "uid": "u1", "resourceVersion": "7",
                 "annotations": { "note": "x" }, "managedFields": [{ "manager": "kubectl" }],
             },
             "spec": {
@@ -407,25 +409,47 @@ mod tests {
         let spec = service.spec.as_ref().unwrap();
         assert!(spec.cluster_ip.is_none() && spec.cluster_ips.is_none() && spec.selector.is_none());
         assert!(service.status.is_none() && service.metadata.annotations.is_none() && service.metadata.managed_fields.is_none());
-        assert!(service.metadata.labels.is_none());
+        assert!(service.metadata.labels.is_none() && service.metadata.uid.is_none() && service.metadata.resource_version.is_none());
+        assert_eq!(
+            (service.name_any(), service.namespace().as_deref()),
+            ("web".to_string(), Some("shop"))
+        );
     }
 
     #[test]
-    fn a_cached_slice_keeps_the_label_naming_its_service_only() {
+    fn a_cached_slice_keeps_its_name_and_the_service_it_belongs_to() {
+        use crate::endpoints::SERVICE_NAME_LABEL;
         let mut slice: EndpointSliceObject = serde_json::from_value(serde_json::json!({
             "metadata": {
-                "name": "web-abc", "namespace": "shop",
+                "name": "web-abc", "namespace": "shop", "uid": "u1", "resourceVersion": "42", "generateName": "web-",
                 "labels": { SERVICE_NAME_LABEL: "web", "app": "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" },
                 "ownerReferences": [{ "apiVersion": "v1", "kind": "Service", "name": "web", "uid": "u" }],
             },
             "addressType": "IPv4", "endpoints": [{ "addresses": ["10.0.0.1"] }],
         }))
         .unwrap();
-        slim_dependent(&mut slice);
-        let labels = slice.metadata.labels.as_ref().unwrap();
-        assert_eq!(labels.len(), 1);
-        assert_eq!(labels[SERVICE_NAME_LABEL], "web");
-        assert!(slice.metadata.owner_references.is_none());
+        assert_eq!(slice.service(), Some("web"));
+        slim_slice(&mut slice);
+        assert_eq!(slice.service(), Some("web"));
+        assert_eq!(
+            (slice.name_any(), slice.namespace()),
+            ("web-abc".to_string(), Some("shop".to_string()))
+        );
+        assert_eq!(
+            slice.metadata,
+            ObjectMeta {
+                name: slice.metadata.name.clone(),
+                namespace: slice.metadata.namespace.clone(),
+                ..Default::default()
+            }
+        );
         assert_eq!(slice.slice.endpoints.len(), 1);
+        // Slimmed twice (a relisted object is new, but the function must not lose the name).
+        slim_slice(&mut slice);
+        assert_eq!(slice.service(), Some("web"));
+        let mut unlabelled: EndpointSliceObject =
+            serde_json::from_value(serde_json::json!({ "metadata": { "name": "x", "namespace": "shop" }, "addressType": "IPv4" })).unwrap();
+        slim_slice(&mut unlabelled);
+        assert_eq!(unlabelled.service(), None);
     }
 }
