@@ -103,8 +103,28 @@ fn init_logging(format: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+/// glibc's malloc gives threads arenas of their own (up to eight per core) and keeps what is freed in
+/// each for reuse, so memory freed by one worker thread is not reused by another. Two arenas: at
+/// 10,000 bindings the first start's peak RSS was 151-153 MiB against 167 MiB without the limit,
+/// with no measurable CPU cost (the scale bench, this machine).
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc tunable; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+        .block_on(start())
+}
+
+async fn start() -> std::process::ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Crd) = cli.command {
         print!("{}", crd::crd_yaml());
