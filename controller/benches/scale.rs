@@ -19,8 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
-use kube::ResourceExt;
-use support::{metric, wait_for, Controller, Env, Spec};
+use support::{metric, wait_for, Controller, Env};
 
 const ENDPOINTS: usize = 20;
 const RESTART_RATE: f64 = 20.0;
@@ -114,24 +113,13 @@ async fn set_slice(env: &Env, binding: usize, extra: usize) {
 async fn populate(env: &Env, bindings: usize) {
     stream::iter(0..bindings)
         .map(|i| async move {
-            let name = format!("s{i}");
-            let arn = env.target_group(&name).await;
-            env.service(&name, &[("http", 80, 8080)]).await;
-            set_slice(env, i, 0).await;
-            env.binding(&name, Spec::ip(&name, 80, &arn)).await;
+            let eps = endpoints(i, 0);
+            let eps: Vec<(&str, bool)> = eps.iter().map(|(a, r)| (a.as_str(), *r)).collect();
+            env.bound_service(&format!("s{i}"), &eps).await;
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
-}
-
-/// Bindings carrying a record of a settled sync (what a restart trusts).
-async fn settled_records(env: &Env) -> usize {
-    let list = env.tgbs().list(&Default::default()).await.unwrap();
-    list.items
-        .iter()
-        .filter(|b| b.annotations().contains_key(tgbind_controller::synced::ANNOTATION))
-        .count()
 }
 
 /// ELBv2 calls of a controller, sampled every 250 ms, to find the highest rate over any window.
@@ -269,7 +257,7 @@ async fn run(bindings: usize) -> Figures {
     let first_start_calls = elbv2_calls(&metrics_of(&first).await);
     wait_for("every binding recorded its settled sync", Duration::from_secs(900), || async {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        settled_records(&env).await == bindings
+        env.settled_records().await == bindings
     })
     .await;
     // Seen within the 2 s poll (plus a list of every binding).

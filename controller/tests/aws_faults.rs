@@ -235,25 +235,9 @@ async fn a_change_finds_a_free_worker_while_verifications_want_more_than_the_bud
     let ip = |b: usize, e: usize| format!("10.60.{b}.{e}");
     let mut arns = Vec::new();
     for b in 0..BINDINGS {
-        let name = format!("busy{b}");
-        arns.push(env.target_group(&name).await);
-        env.service(&name, &[("http", 80, 8080)]).await;
-        env.slice(&format!("{name}-a"), &name, "http", 8080, &[(&ip(b, 1), true)]).await;
-        env.binding(&name, Spec::ip(&name, 80, &arns[b])).await;
+        arns.push(env.bound_service(&format!("busy{b}"), &[(&ip(b, 1), true)]).await);
     }
-    let settled = || async {
-        let list = env.tgbs().list(&Default::default()).await.unwrap();
-        list.items
-            .iter()
-            .filter(|b| {
-                b.metadata
-                    .annotations
-                    .as_ref()
-                    .is_some_and(|a| a.contains_key(tgbind_controller::synced::ANNOTATION))
-            })
-            .count()
-            == BINDINGS
-    };
+    let settled = || async { env.settled_records().await == BINDINGS };
     {
         let _first = Controller::start(&env, "busy-first", &[]);
         wait_for("every binding records a settled sync", Duration::from_secs(60), settled).await;

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::ResourceExt;
 use support::{metric, wait_for, Controller, Env, Spec};
 use tgbind_aws::elbv2::types::TargetDescription;
 
@@ -123,22 +122,10 @@ async fn a_restart_reads_only_bindings_changed_while_down_and_resync_verifies_th
     let ip = |b: usize, e: usize| format!("10.30.{b}.{e}");
     let mut arns = Vec::new();
     for b in 0..BINDINGS {
-        let name = format!("trust{b}");
-        arns.push(env.target_group(&name).await);
-        env.service(&name, &[("http", 80, 8080)]).await;
         let eps = [ip(b, 1), ip(b, 2)];
-        env.slice(&format!("{name}-a"), &name, "http", 8080, &[(&eps[0], true), (&eps[1], true)])
-            .await;
-        env.binding(&name, Spec::ip(&name, 80, &arns[b])).await;
+        arns.push(env.bound_service(&format!("trust{b}"), &[(&eps[0], true), (&eps[1], true)]).await);
     }
-    let settled = || async {
-        let list = env.tgbs().list(&Default::default()).await.unwrap();
-        list.items
-            .iter()
-            .filter(|b| b.annotations().contains_key(tgbind_controller::synced::ANNOTATION))
-            .count()
-            == BINDINGS
-    };
+    let settled = || async { env.settled_records().await == BINDINGS };
     {
         let first = Controller::start(&env, "trust-first", &[]);
         wait_for("every binding records a settled sync", Duration::from_secs(60), settled).await;

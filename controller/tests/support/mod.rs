@@ -402,6 +402,30 @@ impl Env {
         self.tgbs().create(&PostParams::default(), &obj).await.unwrap();
     }
 
+    /// A Service `name` (port http 80 -> 8080) with one slice `{name}-a` of `endpoints`, a target
+    /// group of the same name, and a binding of the two; returns the group's ARN.
+    pub async fn bound_service(&self, name: &str, endpoints: &[(&str, bool)]) -> String {
+        let arn = self.target_group(name).await;
+        self.service(name, &[("http", 80, 8080)]).await;
+        self.slice(&format!("{name}-a"), name, "http", 8080, endpoints).await;
+        self.binding(name, Spec::ip(name, 80, &arn)).await;
+        arn
+    }
+
+    /// Bindings carrying the record of a settled sync (what a restarted controller trusts).
+    pub async fn settled_records(&self) -> usize {
+        let list = self.tgbs().list(&Default::default()).await.unwrap();
+        list.items
+            .iter()
+            .filter(|b| {
+                b.metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(tgbind_controller::synced::ANNOTATION))
+            })
+            .count()
+    }
+
     pub async fn ready(&self, name: &str) -> Option<(String, String)> {
         let tgb = self.tgbs().get(name).await.ok()?;
         let c = tgb.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
@@ -410,6 +434,22 @@ impl Env {
 
     pub fn controller(&self, identity: &str) -> Controller {
         Controller::start(self, identity, &[])
+    }
+}
+
+/// The controller's command line: the binary, or under the profiler that TGBIND_CONTROLLER_WRAPPER
+/// names with its arguments (e.g. `heaptrack -o /tmp/controller`, for the scale bench).
+fn controller_command() -> Command {
+    let binary = env!("CARGO_BIN_EXE_tgbind-controller");
+    let wrapper = std::env::var("TGBIND_CONTROLLER_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    match words.next() {
+        Some(tool) => {
+            let mut command = Command::new(tool);
+            command.args(words).arg(binary);
+            command
+        }
+        None => Command::new(binary),
     }
 }
 
@@ -423,7 +463,7 @@ impl Controller {
     pub fn start(env: &Env, identity: &str, extra: &[(&str, &str)]) -> Controller {
         let http_port = free_port();
         let log = env.api.dir.path().join(format!("controller-{identity}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_tgbind-controller"))
+        let child = controller_command()
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("KUBECONFIG", env.api.kubeconfig_path())
